@@ -1,0 +1,81 @@
+# yolov5c build. `make` builds ./yolov5c; `make test` runs the whole suite;
+# `make asan` runs it under AddressSanitizer + UndefinedBehaviorSanitizer;
+# `make bench` runs the benchmarks.
+#
+# Every src/**/*.c except the CLI goes into one static library that the binary,
+# the tests (tests/**/test_*.c, one binary each) and the benchmarks
+# (bench/bench_*.c) link. Files named *_avx512.c / *_avx2.c hold ISA-specific
+# kernels and get their -m flags alone; the choice among them is made at run
+# time from cpuid, so the binary runs on any x86-64.
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O3
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -fopenmp -Isrc -Itests
+LDLIBS  += -lyaml -lcjson -lm
+LDFLAGS += -fopenmp
+
+AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
+AVX2_FLAGS   := -mavx2 -mfma
+
+LIB_SRC   := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
+CLI_SRC   := $(shell find src/cli -name '*.c' | sort)
+TEST_SRC  := $(shell find tests -name 'test_*.c' | sort)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+HEADERS   := $(shell find src tests -name '*.h')
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN  := $(TEST_SRC:%.c=$(BUILD)/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+LIB       := $(BUILD)/libyolov5c.a
+DEPS_OK   := build/.deps-ok
+
+.PHONY: all test asan bench clean deps
+all: yolov5c
+
+deps: $(DEPS_OK)
+$(DEPS_OK): scripts/deps.sh
+	@mkdir -p $(dir $@)
+	@CC="$(CC)" scripts/deps.sh
+	@touch $@
+
+$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(if $(findstring _avx512.c,$<),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$<),$(AVX2_FLAGS))) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/yolov5c: $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+
+yolov5c: $(BUILD)/yolov5c
+	cp $< $@
+
+$(BUILD)/tests/%: tests/%.c $(LIB) $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(HEADERS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+# The CLI tests run ./yolov5c, so it is built first.
+test: yolov5c $(TEST_BIN)
+	@YV5_BIN=./yolov5c tests/run.sh $(BUILD)/tests
+
+# Same suite, separate build tree, sanitizers on. halt_on_error makes any report fatal.
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fopenmp -fsanitize=address,undefined" build/asan/yolov5c $(TEST_SRC:%.c=build/asan/%)
+	@ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    YV5_BIN=build/asan/yolov5c TEST_TIMEOUT=900 tests/run.sh build/asan/tests
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build yolov5c
