@@ -7,7 +7,9 @@ dir=${1:-build/tests}
 per_test_timeout=${TEST_TIMEOUT:-300}
 passed=0
 failed=0
-bins=$(find "$dir" -type f -name 'test_*' -perm -u+x | sort)
+# Compiled tests, plus executable test scripts (tests/**/test_*.sh) that print
+# the same "RESULT <passed> <failed>" line.
+bins=$( (find "$dir" -type f -name 'test_*' -perm -u+x; find tests -type f -name 'test_*.sh' -perm -u+x) | sort)
 if [ -z "$bins" ]; then
     echo "no test binaries under $dir" >&2
     echo "0 passed, 1 failed"
