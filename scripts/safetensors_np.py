@@ -22,7 +22,9 @@ def save(path, tensors, metadata=None):
     """Writes {name: ndarray} (in insertion order) atomically: temp file, fsync, rename."""
     header, chunks, offset = {}, [], 0
     for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr)
+        if not arr.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
+            arr = arr.copy(order="C")
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         key = arr.dtype.str
