@@ -6,7 +6,9 @@ set -eu
 # header that proves the package is installed : Debian package
 need="/usr/include/yaml.h:libyaml-dev
 /usr/include/cjson/cJSON.h:libcjson-dev
-/usr/include/stb/stb_image.h:libstb-dev"
+/usr/include/stb/stb_image.h:libstb-dev
+/usr/lib/python3/dist-packages/numpy:python3-numpy"
+# (python3-numpy is for scripts/pt2safetensors.py and its test; the C code does not need it.)
 missing=""
 for pair in $need; do
     header=${pair%%:*}
