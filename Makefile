@@ -23,7 +23,8 @@ LIB_SRC   := $(filter-out src/cli/%,$(shell find src -name '*.c' | sort))
 CLI_SRC   := $(shell find src/cli -name '*.c' | sort)
 TEST_SRC  := $(shell find tests -name 'test_*.c' | sort)
 BENCH_SRC := $(wildcard bench/bench_*.c)
-HEADERS   := $(shell find src tests -name '*.h')
+SRC_HEADERS := $(shell find src -name '*.h')
+HEADERS   := $(SRC_HEADERS) $(shell find tests -name '*.h')
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -41,7 +42,7 @@ $(DEPS_OK): scripts/deps.sh
 	@CC="$(CC)" scripts/deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c $(HEADERS) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(SRC_HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(if $(findstring _avx512.c,$<),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$<),$(AVX2_FLAGS))) -c $< -o $@
 
