@@ -4,6 +4,8 @@
 # A binary that crashes, times out or prints no RESULT counts as one failure.
 set -u
 dir=${1:-build/tests}
+# Test scripts find the compiled tests (and the build they belong to) here.
+export YV5_TEST_DIR="$dir"
 per_test_timeout=${TEST_TIMEOUT:-300}
 passed=0
 failed=0
