@@ -6,5 +6,6 @@
 #define YV5_VERSION "0.1.0"
 
 int cmd_info(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
 
 #endif
