@@ -1,0 +1,63 @@
+/* The batch loader: turns a scanned DatasetSplit into batches of network
+ * input (RGB, /255, CHW float) and targets, preparing the next batches on
+ * worker threads while the trainer computes.
+ *
+ * Determinism: the sample order of an epoch is a pure function of (seed,
+ * epoch), and every random draw of sample i in epoch e comes from an Rng
+ * seeded by (seed, e, i) (rng_seed_stream), so batches are bit-identical for
+ * any number of workers and any thread timing, and a resumed run can start at
+ * any epoch.
+ *
+ * Ownership: the Loader owns its threads, queue and batch memory. A Batch
+ * returned by loader_next stays valid until the next loader_next /
+ * loader_start_epoch / loader_close call on that loader. */
+#ifndef YV5_LOADER_H
+#define YV5_LOADER_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "hyp/hyp.h"
+
+typedef struct {
+    int batch_size;
+    int img_size;     /* letterbox / mosaic size (multiple of stride) */
+    int stride;       /* max model stride, 32 */
+    int augment;      /* training augmentation (mosaic, perspective, HSV, flips, mixup) */
+    int rect;         /* rectangular batches sorted by aspect ratio (val; train --rect) */
+    float pad;        /* rect padding in strides: 0.5 for val, 0 for train */
+    int shuffle;      /* new random order each epoch (train) */
+    int workers;      /* preparation threads; 0 = prepare on the calling thread */
+    int cache_ram;    /* keep resized decoded images in memory (--cache ram) */
+    uint64_t seed;
+    const Hyp *hyp;   /* augmentation parameters; NULL when augment is 0 */
+} LoaderOptions;
+
+typedef struct {
+    int n;             /* images in this batch (the last batch may be smaller) */
+    int h, w;          /* size of every image tensor in the batch */
+    float *images;     /* n x 3 x h x w, RGB in [0, 1] */
+    int n_targets;
+    float *targets;    /* n_targets x 6: image index in batch, class, cx, cy, w, h (normalised) */
+    int *indices;      /* dataset image index of each batch image */
+    int (*orig_hw)[2]; /* original image height, width (for mapping predictions back) */
+    /* ratio_pad[i] = {ratio_h, ratio_w, pad_w, pad_h}: the letterbox resize
+     * ratio and float padding, as YOLOv5's shapes[i][1] */
+    float (*ratio_pad)[4];
+} Batch;
+
+typedef struct Loader Loader;
+
+/* split must outlive the loader. */
+int loader_open(Loader **out, const DatasetSplit *split, const LoaderOptions *opt, Error *e);
+/* ceil(images / batch_size) */
+int loader_batches(const Loader *l);
+/* Begins epoch `epoch` (any order of epochs is allowed, e.g. when resuming). */
+int loader_start_epoch(Loader *l, int epoch, Error *e);
+/* 1 with *batch set, 0 at the end of the epoch, -1 on error (e.g. an image
+ * that can no longer be read: message names the file). */
+int loader_next(Loader *l, const Batch **batch, Error *e);
+void loader_close(Loader *l);
+
+#endif
