@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include <yaml.h>
 
 #define MAX_YAML_BYTES (4u << 20)
@@ -1120,4 +1121,70 @@ int model_config_anchors_grid(const ModelConfig *cfg, float *out)
         for (int j = 0; j < 2 * na; j++) out[(l * na) * 2 + j] = cfg->anchors[src][j] / cfg->stride[l];
     }
     return flip;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The definition as JSON (for weights metadata)                             */
+
+/* YAML node -> cJSON with scalars typed as safe_load types them. Depth is
+ * bounded because aliases can make a document arbitrarily deep. */
+static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, int depth)
+{
+    if (!n || depth > 64) return NULL;
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        Val v;
+        yaml_scalar_value(n, &v);
+        switch (v.kind) {
+        case V_NONE: return cJSON_CreateNull();
+        case V_BOOL: return cJSON_CreateBool((int)v.i);
+        case V_INT: return cJSON_CreateNumber((double)v.i);
+        case V_FLOAT: return isfinite(v.f) ? cJSON_CreateNumber(v.f) : cJSON_CreateString(scalar_text(n));
+        default: return cJSON_CreateString(scalar_text(n));
+        }
+    }
+    case YAML_SEQUENCE_NODE: {
+        cJSON *arr = cJSON_CreateArray();
+        for (yaml_node_item_t *it = n->data.sequence.items.start; arr && it < n->data.sequence.items.top; it++) {
+            cJSON *item = node_to_json(doc, yaml_document_get_node(doc, *it), depth + 1);
+            if (!item) return cJSON_Delete(arr), NULL;
+            cJSON_AddItemToArray(arr, item);
+        }
+        return arr;
+    }
+    case YAML_MAPPING_NODE: {
+        cJSON *obj = cJSON_CreateObject();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; obj && p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            cJSON *item = node_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1);
+            if (!k || k->type != YAML_SCALAR_NODE || !item) return cJSON_Delete(item), cJSON_Delete(obj), NULL;
+            cJSON_AddItemToObject(obj, scalar_text(k), item);
+        }
+        return obj;
+    }
+    default: return NULL;
+    }
+}
+
+char *model_config_definition_json(const ModelConfig *cfg, Error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) return err_set(err, "%s: cannot initialise the YAML parser", cfg->source), NULL;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)cfg->yaml_text, strlen(cfg->yaml_text));
+    char *text = NULL;
+    if (yaml_parser_load(&parser, &doc)) {
+        cJSON *root = node_to_json(&doc, yaml_document_get_root_node(&doc), 0);
+        /* The classes in effect, as ultralytics rewrites model.yaml['nc'] on an override. */
+        if (root && cJSON_IsObject(root)) {
+            cJSON_DeleteItemFromObject(root, "nc");
+            cJSON_AddNumberToObject(root, "nc", cfg->nc);
+            text = cJSON_PrintUnformatted(root);
+        }
+        cJSON_Delete(root);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    if (!text) err_set(err, "%s: cannot convert the model definition to JSON", cfg->source);
+    return text;
 }

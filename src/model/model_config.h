@@ -160,6 +160,13 @@ int model_config_spatial(const ModelConfig *cfg, int in_h, int in_w, int *out_h,
  * logs "AutoAnchor: Reversing anchor order"), else 0. */
 int model_config_anchors_grid(const ModelConfig *cfg, float *out);
 
+/* The model definition (the YAML as a JSON object, with "nc" set to the
+ * classes in effect), as ultralytics keeps it in model.yaml: what weights
+ * files carry in their `model_yaml` metadata. JSON is YAML, so the text
+ * parses back with model_config_parse_string. Caller frees with free();
+ * NULL on failure. */
+char *model_config_definition_json(const ModelConfig *cfg, Error *err);
+
 const char *module_kind_name(ModuleKind kind); /* "Conv", "C3", ... as in the YAML */
 
 #endif

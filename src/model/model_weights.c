@@ -46,10 +46,13 @@ int model_save_weights(const Model *m, const char *path, Error *err)
     if (!m->cfg.yaml_text) return err_set(err, "%s: the model has no definition text to store", path);
     StEntry *entries = calloc((size_t)t->n_entries, sizeof *entries);
     char *names = names_json(m);
-    if (!entries || !names) {
+    char *definition = model_config_definition_json(&m->cfg, err);
+    if (!entries || !names || !definition) {
         free(entries);
         cJSON_free(names);
-        return err_set(err, "%s: out of memory", path);
+        int known = definition == NULL; /* err already says why */
+        free(definition);
+        return known ? err_prefix(err, "%s", path) : err_set(err, "%s: out of memory", path);
     }
     for (int i = 0; i < t->n_entries; i++) {
         const ParamEntry *e = &t->entries[i];
@@ -76,12 +79,13 @@ int model_save_weights(const Model *m, const char *path, Error *err)
     snprintf(nc, sizeof nc, "%d", m->nc);
     stride_json(m, stride, sizeof stride);
     const StMeta meta[] = {
-        {"format", MODEL_WEIGHTS_FORMAT}, {"nc", nc}, {"names", names}, {"model_yaml", m->cfg.yaml_text},
+        {"format", MODEL_WEIGHTS_FORMAT}, {"nc", nc}, {"names", names}, {"model_yaml", definition},
         {"stride", stride},
     };
     int rc = st_write(path, entries, t->n_entries, meta, (int)(sizeof meta / sizeof meta[0]), err);
     free(entries);
     cJSON_free(names);
+    free(definition);
     return rc;
 }
 

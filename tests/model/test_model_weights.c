@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "ckpt/safetensors.h"
 #include "model/model.h"
 #include "test.h"
@@ -90,7 +92,7 @@ static void round_trip_gives_identical_model(void)
               "names %s", st_meta(&st, "names"));
         CHECK(st_meta(&st, "stride") && !strcmp(st_meta(&st, "stride"), "[8.0, 16.0, 32.0]"), "stride %s",
               st_meta(&st, "stride"));
-        CHECK(st_meta(&st, "model_yaml") && strstr(st_meta(&st, "model_yaml"), "width_multiple: 0.0625"),
+        CHECK(st_meta(&st, "model_yaml") && strstr(st_meta(&st, "model_yaml"), "\"width_multiple\":0.0625"),
               "model_yaml");
         const StTensor *w0 = st_find(&st, "model.0.conv.weight");
         const StTensor *nbt = st_find(&st, "model.0.bn.num_batches_tracked");
@@ -265,8 +267,48 @@ static void loads_pt2safetensors_output(void)
     model_free(&m);
 }
 
-/* The stored definition keeps the YAML's nc; the metadata's nc overrides it
- * on load, as a dataset's nc overrides it when training. */
+/* The stored definition is JSON (as pt2safetensors writes ultralytics'
+ * model.yaml) with the nc in effect, and resolves to the same network. */
+static void definition_is_json_with_nc_in_effect(void)
+{
+    Model a;
+    Error e;
+    if (model_create_from_yaml(&a, TINY_YAML, 5, &e) != 0) {
+        CHECK(0, "%s", e.msg);
+        return;
+    }
+    char path[256];
+    temp_path(path, sizeof path, "json");
+    CHECK(model_save_weights(&a, path, &e) == 0, "%s", e.msg);
+    SafeTensors st;
+    if (st_read(&st, path, &e) != 0) {
+        CHECK(0, "%s", e.msg);
+    } else {
+        const char *def = st_meta(&st, "model_yaml");
+        cJSON *root = def ? cJSON_Parse(def) : NULL;
+        CHECK(root != NULL, "model_yaml is not JSON: %.80s", def ? def : "(missing)");
+        if (root) {
+            cJSON *nc = cJSON_GetObjectItem(root, "nc");
+            cJSON *backbone = cJSON_GetObjectItem(root, "backbone");
+            CHECK(cJSON_IsNumber(nc) && nc->valuedouble == 5, "nc in the definition");
+            CHECK(cJSON_IsArray(backbone) && cJSON_GetArraySize(backbone) == 10, "backbone rows");
+            cJSON_Delete(root);
+        }
+        ModelConfig cfg;
+        int rc = def ? model_config_parse_string(def, "model_yaml", 0, &cfg, &e) : -1;
+        CHECK(rc == 0, "%s", e.msg);
+        if (rc == 0) {
+            CHECK(cfg.nc == 5 && cfg.n_layers == a.cfg.n_layers, "nc %d layers %d", cfg.nc, cfg.n_layers);
+            model_config_free(&cfg);
+        }
+        st_free(&st);
+    }
+    unlink(path);
+    model_free(&a);
+}
+
+/* The metadata's nc overrides the definition's on load, as a dataset's nc
+ * overrides it when training. */
 static void round_trip_keeps_an_nc_override(void)
 {
     Model a, b;
@@ -294,5 +336,5 @@ static void round_trip_keeps_an_nc_override(void)
     model_free(&a);
 }
 
-TEST_MAIN(TEST_ENTRY(round_trip_gives_identical_model), TEST_ENTRY(round_trip_keeps_an_nc_override), TEST_ENTRY(load_errors_name_key_and_shapes),
+TEST_MAIN(TEST_ENTRY(round_trip_gives_identical_model), TEST_ENTRY(definition_is_json_with_nc_in_effect), TEST_ENTRY(round_trip_keeps_an_nc_override), TEST_ENTRY(load_errors_name_key_and_shapes),
           TEST_ENTRY(loads_pt2safetensors_output))
