@@ -26,6 +26,11 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 SRC_HEADERS := $(shell find src -name '*.h')
 HEADERS   := $(SRC_HEADERS) $(shell find tests -name '*.h')
 
+# Library members are stored by file name, so two sources with one name in
+# different folders would shadow each other: refuse that up front.
+DUP_NAMES := $(shell basename -a $(LIB_SRC) | sort | uniq -d)
+$(if $(DUP_NAMES),$(error source file names must be unique across src/ (library members): $(DUP_NAMES)))
+
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN  := $(TEST_SRC:%.c=$(BUILD)/%)
