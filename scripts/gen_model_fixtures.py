@@ -42,85 +42,22 @@ Per case two files are written to OUT (default tests/fixtures/model_parity):
 """
 import argparse
 import copy
-import importlib
-import importlib.abc
-import importlib.machinery
 import json
 import os
 import sys
-import types
 
-import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import safetensors_np  # noqa: E402
+import yolov5_reference  # noqa: E402
 
 FORMAT = "yolov5c-weights-1"
 
 
-# ---------------------------------------------------------------------------
-# Importing the v7.0 model code without its unrelated dependencies
-# ---------------------------------------------------------------------------
-
-class _Placeholder:
-    """Stands for anything taken from a missing module: attributes, calls and
-    subclassing all yield more placeholders."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Placeholder()
-
-    def __call__(self, *args, **kwargs):
-        return _Placeholder()
-
-    def __mro_entries__(self, bases):
-        return (object,)
-
-
-class _PlaceholderModule(types.ModuleType):
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Placeholder()
-
-
-class _MissingModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, roots):
-        self.roots = set(roots)
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname.split(".")[0] in self.roots:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        return _PlaceholderModule(spec.name)
-
-    def exec_module(self, module):
-        module.__path__ = []
-
-
 def import_model_class(src):
-    optional = ("cv2", "pandas", "IPython", "torchvision", "matplotlib", "seaborn", "tqdm", "scipy", "thop")
-    missing = []
-    for name in optional:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        print(f"using placeholders for missing modules: {', '.join(missing)}")
-        sys.meta_path.insert(0, _MissingModules(missing))
-    if not os.path.isfile(os.path.join(src, "models", "yolo.py")):
-        sys.exit(f"{src}: no models/yolo.py; extract YOLOv5 v7.0 there first (see --help)")
-    sys.path.insert(0, src)
-    return importlib.import_module("models.yolo").Model
+    return yolov5_reference.import_yolov5(src).Model
 
 
 # ---------------------------------------------------------------------------

@@ -31,14 +31,10 @@ Third-party modules the YOLOv5 sources import but that building a model does not
 (cv2, pandas, matplotlib, torchvision, ...) are replaced by inert stubs when missing.
 """
 import argparse
-import importlib
-import importlib.abc
-import importlib.machinery
 import json
 import os
 import struct
 import sys
-import types
 import zipfile
 from copy import deepcopy
 from datetime import datetime
@@ -47,69 +43,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import safetensors_np  # noqa: E402
+import yolov5_reference  # noqa: E402
 
 FORMAT = "yolov5c-weights-1"
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-# ---------------------------------------------------------------------------
-# Stubs for imports the model code never really uses
-# ---------------------------------------------------------------------------
-
-class _Inert:
-    """Any attribute, call, or subclassing of a stubbed module yields another inert object."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Inert()
-
-    def __call__(self, *args, **kwargs):
-        return _Inert()
-
-    def __mro_entries__(self, bases):
-        return (object,)
-
-
-class _StubModule(types.ModuleType):
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Inert()
-
-
-class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, roots):
-        self.roots = set(roots)
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname.split(".")[0] in self.roots:
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        return _StubModule(spec.name)
-
-    def exec_module(self, module):
-        module.__path__ = []
-
-
 def import_yolov5(src):
-    missing = []
-    for name in ("cv2", "pandas", "IPython", "torchvision", "matplotlib", "seaborn", "tqdm",
-                 "scipy", "thop"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        print(f"stubbing unavailable modules: {', '.join(missing)}")
-        sys.meta_path.insert(0, _StubFinder(missing))
-    sys.path.insert(0, src)
-    importlib.import_module("models.yolo")  # the pickled classes must come from here
+    yolov5_reference.import_yolov5(src)  # the pickled classes must come from here
 
 
 # ---------------------------------------------------------------------------
