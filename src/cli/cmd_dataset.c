@@ -1,5 +1,6 @@
 /* `yolov5c dataset`: scan a dataset (summary per split, instances per class,
- * object sizes, warnings) or generate the built-in shapes dataset. */
+ * object sizes, warnings), preview augmented training batches, or generate
+ * the built-in shapes dataset. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,12 +10,18 @@
 
 #include "cli/commands.h"
 #include "data/dataset.h"
+#include "data/fsutil.h"
+#include "data/loader.h"
 #include "data/shapes.h"
+#include "draw/plot_images.h"
+#include "hyp/hyp.h"
 
 static void dataset_usage(FILE *out)
 {
     fprintf(out,
             "usage: yolov5c dataset --data FILE [--img N] [--no-cache] [--verify] [--workers N] [--verbose]\n"
+            "                       [--hyp FILE] [--preview N [--batch-size N] [--seed N] [--cache-ram]\n"
+            "                       [--out DIR | --project DIR --name NAME]]\n"
             "       yolov5c dataset --generate-shapes DIR [--train N] [--val N] [--img N] [--seed N]\n"
             "                       [--txt-labels] [--quality Q]\n"
             "\n"
@@ -27,6 +34,19 @@ static void dataset_usage(FILE *out)
             "  --verify           decode every image while scanning (slow; default: header checks)\n"
             "  --workers N        threads for the image scan (default: all cores)\n"
             "  --verbose          print every warning (default: the first %d per split)\n"
+            "\n"
+            "Preview what training sees (augmented batches as YOLOv5's train_batch*.jpg):\n"
+            "  --preview N        write N training batch mosaics (boxes and class names drawn)\n"
+            "  --hyp FILE         augmentation hyperparameters (default: the values of\n"
+            "                     hyps/hyp.scratch-low.yaml)\n"
+            "  --batch-size N     images per batch (default 16; a mosaic shows up to 16)\n"
+            "  --seed N           loader seed (default 0): same seed, same batches\n"
+            "  --cache-ram        decode the images once into memory first (--cache ram)\n"
+            "  --out DIR          write the mosaics into DIR (created)\n"
+            "  --project DIR      else into DIR/NAME, NAME2, NAME3, ... (default runs/dataset)\n"
+            "  --name NAME        (default exp)\n"
+            "  --img N            also the training size (a multiple of 32)\n"
+            "  --workers N        also the loader threads (default 2 for the preview)\n"
             "\n"
             "Generate the built-in shapes dataset (COCO format) into DIR:\n"
             "  --generate-shapes DIR  images/{train,val}/*.jpg, annotations/instances_{train,val}.json,\n"
@@ -186,7 +206,85 @@ static void print_warnings(const Dataset *ds, int verbose)
     }
 }
 
-static int scan(const char *data, long img, int use_cache, int verify, long workers, int verbose)
+/* YOLOv5's increment_path: project/name, else the first free name2, name3, ... */
+static char *next_run_dir(const char *project, const char *name)
+{
+    char buf[4096];
+    for (int k = 1; k < 100000; k++) {
+        if (k == 1) snprintf(buf, sizeof buf, "%s/%s", project, name);
+        else snprintf(buf, sizeof buf, "%s/%s%d", project, name, k);
+        if (!fs_is_dir(buf) && !fs_is_file(buf)) return strdup(buf);
+    }
+    return NULL;
+}
+
+typedef struct {
+    long n_batches, batch_size, img, workers;
+    unsigned long long seed;
+    int cache_ram;
+    const char *out, *project, *name;
+} PreviewOptions;
+
+/* Writes the first n augmented training batches (epoch 0, then 1, ...) as mosaics. */
+static int preview(const Dataset *ds, const Hyp *hyp, const PreviewOptions *po)
+{
+    const DatasetSplit *train = &ds->split[SPLIT_TRAIN];
+    char *dir = po->out ? strdup(po->out) : next_run_dir(po->project, po->name);
+    Error e = {{0}};
+    if (!dir || fs_mkdirs(dir, &e)) {
+        fprintf(stderr, "yolov5c dataset: --preview: %s\n", dir ? e.msg : "no free run directory name");
+        free(dir);
+        return 1;
+    }
+    LoaderOptions lo = {.batch_size = (int)po->batch_size, .img_size = (int)po->img, .stride = 32, .augment = 1,
+                        .shuffle = 1, .workers = (int)po->workers, .cache_ram = po->cache_ram, .seed = po->seed,
+                        .hyp = hyp, .log = stdout};
+    Loader *l = NULL;
+    int rc = 1, written = 0;
+    double t0 = now_seconds(), t_load = 0;
+    if (loader_open(&l, train, &lo, &e)) goto done;
+    const char **paths = calloc((size_t)po->batch_size, sizeof *paths);
+    if (!paths) {
+        err_set(&e, "out of memory");
+        goto done;
+    }
+    printf("\npreview: %ld batch%s of %ld at --img %ld, hyp %s, seed %llu, %ld worker%s\n", po->n_batches,
+           po->n_batches == 1 ? "" : "es", po->batch_size, po->img, hyp->source, po->seed, po->workers,
+           po->workers == 1 ? "" : "s");
+    for (int epoch = 0; written < po->n_batches; epoch++) {
+        if (loader_start_epoch(l, epoch, &e)) goto free_paths;
+        const Batch *b;
+        int got = 0;
+        double t1 = now_seconds();
+        while (written < po->n_batches && (got = loader_next(l, &b, &e)) == 1) {
+            t_load += now_seconds() - t1;
+            for (int i = 0; i < b->n; i++) paths[i] = train->images[b->indices[i]].path;
+            PlotImages p = {b->images, b->n, b->h, b->w, b->targets, b->n_targets, 6, paths,
+                            (const char *const *)ds->names.items, ds->nc};
+            char file[4200];
+            snprintf(file, sizeof file, "%s/train_batch%d.jpg", dir, written);
+            if (plot_images_write_jpeg(&p, file, &e)) goto free_paths;
+            printf("  %s: %d images, %d targets (epoch %d, batch %d)\n", file, b->n, b->n_targets, epoch,
+                   b->batch_index);
+            written++;
+            t1 = now_seconds();
+        }
+        if (written < po->n_batches && got < 0) goto free_paths;
+    }
+    printf("preview: wrote %d mosaic%s to %s (%.2f s, %.2f s of it waiting for batches)\n", written,
+           written == 1 ? "" : "s", dir, now_seconds() - t0, t_load);
+    rc = 0;
+free_paths:
+    free(paths);
+done:
+    if (rc) fprintf(stderr, "yolov5c dataset: --preview: %s\n", e.msg);
+    loader_close(l);
+    free(dir);
+    return rc;
+}
+
+static int scan(const char *data, long img, int use_cache, int verify, long workers, int verbose, const Hyp *hyp,
+                const PreviewOptions *po)
 {
     ScanOptions opt = {use_cache, verify, (int)workers};
     Dataset ds;
@@ -205,8 +303,18 @@ static int scan(const char *data, long img, int use_cache, int verify, long work
     print_sizes(&ds, (int)img);
     fflush(stdout);
     print_warnings(&ds, verbose);
+    int rc = 0;
+    if (po->n_batches > 0) {
+        fflush(stderr);
+        if (!ds.scanned[SPLIT_TRAIN]) {
+            fprintf(stderr, "yolov5c dataset: --preview needs a train split\n");
+            rc = 1;
+        } else {
+            rc = preview(&ds, hyp, po);
+        }
+    }
     dataset_close(&ds);
-    return 0;
+    return rc;
 }
 
 int cmd_dataset(int argc, char **argv)
@@ -214,7 +322,9 @@ int cmd_dataset(int argc, char **argv)
     const char *data = NULL, *shapes_dir = NULL;
     long img = -1, n_train = 240, n_val = 60, workers = 0, quality = 90;
     unsigned long long seed = 0;
-    int use_cache = 1, verify = 0, verbose = 0, txt = 0;
+    int use_cache = 1, verify = 0, verbose = 0, txt = 0, seed_given = 0;
+    const char *hyp_path = NULL;
+    PreviewOptions po = {.batch_size = 16, .project = "runs/dataset", .name = "exp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -240,6 +350,7 @@ int cmd_dataset(int argc, char **argv)
             long s;
             if (parse_int_arg(a, v, 0, LONG_MAX, &s)) return 2;
             seed = (unsigned long long)s, i++;
+            seed_given = 1;
         } else if (!strcmp(a, "--quality")) {
             if (parse_int_arg(a, v, 1, 100, &quality)) return 2;
             i++;
@@ -254,9 +365,26 @@ int cmd_dataset(int argc, char **argv)
             verbose = 1;
         } else if (!strcmp(a, "--txt-labels")) {
             txt = 1;
-        } else if (!strcmp(a, "--preview") || !strcmp(a, "--hyp")) {
-            fprintf(stderr, "yolov5c dataset: %s is not available yet (it comes with the augmentation pipeline)\n", a);
-            return 2;
+        } else if (!strcmp(a, "--preview")) {
+            if (parse_int_arg(a, v, 1, 100000, &po.n_batches)) return 2;
+            i++;
+        } else if (!strcmp(a, "--batch-size") || !strcmp(a, "--batch")) {
+            if (parse_int_arg(a, v, 1, 4096, &po.batch_size)) return 2;
+            i++;
+        } else if (!strcmp(a, "--hyp")) {
+            if (!v) goto missing;
+            hyp_path = v, i++;
+        } else if (!strcmp(a, "--out")) {
+            if (!v) goto missing;
+            po.out = v, i++;
+        } else if (!strcmp(a, "--project")) {
+            if (!v) goto missing;
+            po.project = v, i++;
+        } else if (!strcmp(a, "--name")) {
+            if (!v) goto missing;
+            po.name = v, i++;
+        } else if (!strcmp(a, "--cache-ram")) {
+            po.cache_ram = 1;
         } else {
             fprintf(stderr, "yolov5c dataset: unknown option '%s'\n\n", a);
             dataset_usage(stderr);
@@ -273,5 +401,23 @@ int cmd_dataset(int argc, char **argv)
         return 2;
     }
     if (shapes_dir) return generate(shapes_dir, n_train, n_val, img > 0 ? img : 320, seed, txt, quality);
-    return scan(data, img > 0 ? img : 640, use_cache, verify, workers, verbose);
+    Hyp hyp;
+    hyp_default(&hyp);
+    if (hyp_path) {
+        Error e = {{0}};
+        if (hyp_load(&hyp, hyp_path, stderr, &e)) {
+            fprintf(stderr, "yolov5c dataset: %s\n", e.msg);
+            return 1;
+        }
+    } else {
+        snprintf(hyp.source, sizeof hyp.source, "defaults (hyp.scratch-low)");
+    }
+    po.img = img > 0 ? img : 640;
+    if (po.n_batches > 0 && po.img % 32) {
+        fprintf(stderr, "yolov5c dataset: --img %ld must be a multiple of 32 for --preview\n", po.img);
+        return 2;
+    }
+    po.workers = workers > 0 ? workers : 2;
+    po.seed = seed_given ? seed : 0;
+    return scan(data, po.img, use_cache, verify, workers, verbose, &hyp, &po);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `yolov5c dataset` end to end through the real binary: generate the shapes
 # dataset (twice: byte-identical), scan it cold and cached, use the committed
-# data/shapes.yaml with its relative path, and the error exits.
+# data/shapes.yaml with its relative path, preview augmented batches
+# (--preview, --hyp, output folders), and the error exits.
 # Prints ok/FAIL lines and "RESULT <passed> <failed>".
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,8 +60,34 @@ out=$("$bin" dataset --data "$tmp/bad.yaml" 2>&1); rc=$?
 check "config pointing to nothing: exit 1 with the path" '[ $rc -eq 1 ] && grep -q "nowhere/images/train does not exist" <<<"$out"'
 out=$("$bin" dataset --data "$tmp/missing.yaml" 2>&1); rc=$?
 check "missing YAML: exit 1" '[ $rc -eq 1 ] && grep -q "missing.yaml" <<<"$out"'
-out=$("$bin" dataset --data "$tmp/bad.yaml" --preview 4 2>&1); rc=$?
-check "--preview: not yet, exit 2" '[ $rc -eq 2 ] && grep -q "not available yet" <<<"$out"'
+
+# --preview: augmented training batches as JPEG mosaics (the corrupt image is
+# left out by the scan, so the loader never meets it)
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 2 --batch-size 4 --out "$tmp/prev" 2>&1); rc=$?
+check "--preview writes train_batch0.jpg and train_batch1.jpg" '[ $rc -eq 0 ] && [ -s "$tmp/prev/train_batch0.jpg" ] && [ -s "$tmp/prev/train_batch1.jpg" ] && [ ! -e "$tmp/prev/train_batch2.jpg" ]'
+check "--preview says where" 'grep -q "preview: wrote 2 mosaics to $tmp/prev" <<<"$out"'
+check "--preview output is a JPEG" '[ "$(head -c 2 "$tmp/prev/train_batch0.jpg" | od -An -tx1 | tr -d " ")" = "ffd8" ]'
+"$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 2 --batch-size 4 --out "$tmp/prev2" >/dev/null 2>&1
+check "--preview: same seed, same mosaics" 'cmp -s "$tmp/prev/train_batch1.jpg" "$tmp/prev2/train_batch1.jpg"'
+"$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --batch-size 4 --seed 9 --out "$tmp/prev3" >/dev/null 2>&1
+check "--preview: another seed, other mosaics" '! cmp -s "$tmp/prev/train_batch0.jpg" "$tmp/prev3/train_batch0.jpg"'
+out=$(cd "$tmp/work" && "$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 3 --batch-size 8 --workers 1 --cache-ram 2>&1); rc=$?
+check "--preview past the end of an epoch, RAM cache reported" '[ $rc -eq 0 ] && [ -s "$tmp/work/runs/dataset/exp/train_batch2.jpg" ] && grep -q "Caching images (0.0GB ram)" <<<"$out" && grep -q "(epoch 1, batch 0)" <<<"$out"'
+(cd "$tmp/work" && "$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --batch-size 2 --project p --name run >/dev/null 2>&1 && "$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --batch-size 2 --project p --name run >/dev/null 2>&1)
+check "--project/--name increment: run, run2" '[ -s "$tmp/work/p/run/train_batch0.jpg" ] && [ -s "$tmp/work/p/run2/train_batch0.jpg" ]'
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --hyp "$repo/hyps/hyp.scratch-high.yaml" --out "$tmp/prev4" 2>&1); rc=$?
+check "--hyp file used" '[ $rc -eq 0 ] && grep -q "hyp .*hyp.scratch-high.yaml" <<<"$out" && [ -s "$tmp/prev4/train_batch0.jpg" ]'
+printf 'mosaic: 2.5\n' >"$tmp/badhyp.yaml"
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --preview 1 --hyp "$tmp/badhyp.yaml" 2>&1); rc=$?
+check "--hyp with a bad value: exit 1 naming file and key" '[ $rc -eq 1 ] && grep -q "badhyp.yaml" <<<"$out" && grep -q "mosaic" <<<"$out"'
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --hyp "$tmp/nohyp.yaml" 2>&1); rc=$?
+check "--hyp missing file: exit 1" '[ $rc -eq 1 ] && grep -q "nohyp.yaml" <<<"$out"'
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --preview 0 2>&1); rc=$?
+check "--preview 0: usage error, exit 2" '[ $rc -eq 2 ]'
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 100 --preview 1 2>&1); rc=$?
+check "--preview needs --img a multiple of 32: exit 2" '[ $rc -eq 2 ] && grep -q "multiple of 32" <<<"$out"'
+out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --out /proc/nope/x 2>&1); rc=$?
+check "--preview into an unwritable place: exit 1" '[ $rc -eq 1 ] && grep -q "/proc/nope" <<<"$out"'
 
 echo "RESULT $passed $failed"
 [ "$failed" -eq 0 ]
