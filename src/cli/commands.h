@@ -7,5 +7,6 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_anchors(int argc, char **argv);
 
 #endif

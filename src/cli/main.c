@@ -12,6 +12,7 @@ typedef struct {
 
 static const Command commands[] = {
     {"info", cmd_info, "model summary: layer table, parameters, GFLOPs"},
+    {"anchors", cmd_anchors, "check the anchors against a dataset (AutoAnchor) and propose new ones"},
     {"dataset", cmd_dataset, "scan a dataset (summary, classes, warnings) or generate the built-in shapes dataset"},
 };
 
