@@ -10,6 +10,7 @@
 #include "ckpt/safetensors.h"
 #include "cli/commands.h"
 #include "model/flops.h"
+#include "model/model.h"
 #include "model/model_config.h"
 #include "model/param_table.h"
 
@@ -184,7 +185,7 @@ static int check_weights(const SafeTensors *st, const ParamTable *t)
         }
     }
     for (int i = 0; i < st->count; i++)
-        if (param_table_find(t, st->tensors[i].name) < 0) {
+        if (param_table_find(t, st->tensors[i].name) < 0 && !model_weights_is_training_state(st->tensors[i].name)) {
             fprintf(stderr, "yolov5c info: %s: tensor '%s' is not part of the model\n", st->path,
                     st->tensors[i].name);
             return -1;

@@ -210,7 +210,7 @@ int model_backward(Model *m, const float *const *dpred, float *dinput, Error *er
 
 /* Writes every state_dict tensor under its ultralytics key (F32;
  * num_batches_tracked I64) with metadata format, nc, names (JSON list),
- * model_yaml (the model definition text), stride (JSON list). Atomic. */
+ * model_yaml (the model definition as JSON), stride (JSON list). Atomic. */
 int model_save_weights(const Model *m, const char *path, Error *err);
 /* Loads a weights file into a built model. Every tensor is checked before
  * anything is copied: a missing, extra or mis-shaped tensor is an error
@@ -218,6 +218,11 @@ int model_save_weights(const Model *m, const char *path, Error *err);
  * F32, F16, BF16 or F64, counters I64 or I32. Names are taken from the
  * metadata when present (its nc must then match the model). */
 int model_load_weights(Model *m, const char *path, Error *err);
+/* A training checkpoint is a weights file plus the training state under
+ * these name prefixes: "raw." (live weights), "momentum." and "adam_v."
+ * (optimizer state). Weights readers skip such tensors, so a checkpoint can
+ * be used wherever weights are (val, detect, --weights, info). */
+int model_weights_is_training_state(const char *tensor_name);
 /* Builds the model described by a weights file's metadata (model_yaml: the
  * YAML text, or ultralytics' model dict as JSON as scripts/pt2safetensors.py
  * writes it; nc from the metadata) and loads its tensors. */

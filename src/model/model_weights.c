@@ -120,6 +120,14 @@ static void problem(Problems *p, const char *fmt, ...)
     }
 }
 
+int model_weights_is_training_state(const char *tensor_name)
+{
+    static const char *const prefixes[] = {"raw.", "momentum.", "adam_v."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(tensor_name, prefixes[i], strlen(prefixes[i]))) return 1;
+    return 0;
+}
+
 static void check_tensors(const Model *m, const SafeTensors *st, Problems *p)
 {
     const ParamTable *t = &m->table;
@@ -149,7 +157,7 @@ static void check_tensors(const Model *m, const SafeTensors *st, Problems *p)
     }
     for (int i = 0; i < st->count; i++) {
         const StTensor *s = &st->tensors[i];
-        if (param_table_find(t, s->name) >= 0) continue;
+        if (param_table_find(t, s->name) >= 0 || model_weights_is_training_state(s->name)) continue;
         st_shape_str(s, got, sizeof got);
         problem(p, "unexpected tensor '%s' of shape %s: the model has no such entry", s->name, got);
     }

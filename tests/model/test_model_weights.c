@@ -194,6 +194,14 @@ static void load_errors_name_key_and_shapes(void)
         CHECK(load_error(&m, path, msg, sizeof msg) != 0, "extra tensor accepted");
         CHECK(strstr(msg, "unexpected tensor 'model.25.extra'") && strstr(msg, "(3,)"), "message: %s", msg);
     }
+    /* Training state of a checkpoint rides along and is skipped; look-alikes are not. */
+    if (write_modified(&m, path, NULL, NULL, NULL, "momentum.model.0.conv.weight", 1) == 0)
+        CHECK(load_error(&m, path, msg, sizeof msg) == 0, "checkpoint optimizer state rejected: %s", msg);
+    if (write_modified(&m, path, NULL, NULL, NULL, "raw.model.0.conv.weight", 1) == 0)
+        CHECK(load_error(&m, path, msg, sizeof msg) == 0, "checkpoint raw weights rejected: %s", msg);
+    if (write_modified(&m, path, NULL, NULL, NULL, "rawx.model.0", 1) == 0)
+        CHECK(load_error(&m, path, msg, sizeof msg) != 0 && strstr(msg, "unexpected tensor 'rawx.model.0'"),
+              "message: %s", msg);
     if (write_modified(&m, path, NULL, "model.24.m.0.bias", NULL, NULL, 1) == 0) {
         CHECK(load_error(&m, path, msg, sizeof msg) != 0, "mis-shaped tensor accepted");
         CHECK(strstr(msg, "tensor 'model.24.m.0.bias' has shape (23,), expected (24,)"), "message: %s", msg);
