@@ -38,7 +38,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIB       := $(BUILD)/libyolov5c.a
 DEPS_OK   := build/.deps-ok
 
-.PHONY: all test asan bench clean deps
+.PHONY: all test asan bench clean deps demo
 all: yolov5c
 
 deps: $(DEPS_OK)
@@ -79,6 +79,11 @@ asan:
 	    LDFLAGS="-fopenmp -fsanitize=address,undefined" build/asan/yolov5c $(TEST_SRC:%.c=build/asan/%)
 	@ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    YV5_BIN=build/asan/yolov5c TEST_TIMEOUT=900 tests/run.sh build/asan/tests
+
+# Generates the built-in shapes dataset if absent, trains yolov5n on it for a
+# few CPU minutes, validates, and says where the weights and images are.
+demo: yolov5c
+	scripts/demo.sh
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done

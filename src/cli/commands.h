@@ -5,6 +5,9 @@
 
 #define YV5_VERSION "0.1.0"
 
+int cmd_train(int argc, char **argv);
+int cmd_val(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_anchors(int argc, char **argv);

@@ -11,6 +11,9 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
+    {"train", cmd_train, "train a model (YOLOv5 v7.0 train.py): checkpoints, bit-exact --resume"},
+    {"val", cmd_val, "validate weights on a dataset: P, R, mAP50, mAP50-95 (YOLOv5 val.py)"},
+    {"detect", cmd_detect, "run detection on images: annotated images and YOLO txt (YOLOv5 detect.py)"},
     {"info", cmd_info, "model summary: layer table, parameters, GFLOPs"},
     {"anchors", cmd_anchors, "check the anchors against a dataset (AutoAnchor) and propose new ones"},
     {"dataset", cmd_dataset, "scan a dataset (summary, classes, warnings) or generate the built-in shapes dataset"},
