@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "model/flops.h"
 #include "model/model.h"
+#include "model/model_summary.h"
 #include "model/model_config.h"
 #include "model/param_table.h"
 
@@ -103,27 +104,6 @@ static int parse_options(int argc, char **argv, InfoOptions *o)
     }
     if (!o->cfg && !o->weights) return usage_error("--cfg or --weights is required");
     return 0;
-}
-
-/* The table parse_model logs, column for column (spec §1.3). */
-static void print_layer_table(const ModelConfig *cfg, const ParamTable *t)
-{
-    printf("\n%3s%18s%3s%10s  %-40s%-30s\n", "", "from", "n", "params", "module", "arguments");
-    for (int i = 0; i < cfg->n_layers; i++) {
-        const ModelLayer *L = &cfg->layers[i];
-        char from[160];
-        if (L->kind == MODULE_CONCAT || L->kind == MODULE_DETECT) {
-            size_t len = 0;
-            from[len++] = '[';
-            for (int j = 0; j < L->n_inputs; j++)
-                len += (size_t)snprintf(from + len, sizeof from - len, j ? ", %d" : "%d", L->from[j]);
-            snprintf(from + len, sizeof from - len, "]");
-        } else {
-            snprintf(from, sizeof from, "%d", L->from[0]);
-        }
-        printf("%3d%18s%3d%10zu  %-40s%-30s\n", i, from, L->depth, t->layers[i].n_params, L->type_name,
-               L->args_text);
-    }
 }
 
 static void print_params(const ParamTable *t)
@@ -241,7 +221,7 @@ int cmd_info(int argc, char **argv)
         return 1;
     }
     if (cfg.nc != cfg.nc_yaml) printf("Overriding model.yaml nc=%d with nc=%d\n", cfg.nc_yaml, cfg.nc);
-    print_layer_table(&cfg, &t);
+    model_print_layer_table(&cfg, &t, stdout);
     float anchors_grid[MODEL_MAX_LEVELS * MODEL_MAX_ANCHORS * 2];
     if (model_config_anchors_grid(&cfg, anchors_grid)) printf("AutoAnchor: Reversing anchor order\n");
 

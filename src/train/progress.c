@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "model/flops.h"
+#include "model/model_summary.h"
 
 double progress_now(void)
 {
@@ -20,22 +21,7 @@ void progress_model_summary(const Model *m, FILE *out)
     const ModelConfig *cfg = &m->cfg;
     const ParamTable *t = &m->table;
     if (cfg->nc != cfg->nc_yaml) fprintf(out, "Overriding model.yaml nc=%d with nc=%d\n", cfg->nc_yaml, cfg->nc);
-    fprintf(out, "\n%3s%18s%3s%10s  %-40s%-30s\n", "", "from", "n", "params", "module", "arguments");
-    for (int i = 0; i < cfg->n_layers; i++) {
-        const ModelLayer *L = &cfg->layers[i];
-        char from[160];
-        if (L->kind == MODULE_CONCAT || L->kind == MODULE_DETECT) {
-            size_t len = 0;
-            from[len++] = '[';
-            for (int j = 0; j < L->n_inputs; j++)
-                len += (size_t)snprintf(from + len, sizeof from - len, j ? ", %d" : "%d", L->from[j]);
-            snprintf(from + len, sizeof from - len, "]");
-        } else {
-            snprintf(from, sizeof from, "%d", L->from[0]);
-        }
-        fprintf(out, "%3d%18s%3d%10zu  %-40s%-30s\n", i, from, L->depth, t->layers[i].n_params, L->type_name,
-                L->args_text);
-    }
+    model_print_layer_table(cfg, t, out);
     fprintf(out, "%s summary: %d layers, %zu parameters, %zu gradients", cfg->name, model_module_count(cfg), t->n_params,
             t->n_params);
     double gflops = model_gflops(cfg, 640, 640);
