@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ckpt/safetensors.h"
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -212,6 +213,23 @@ int model_backward(Model *m, const float *const *dpred, float *dinput, Error *er
  * num_batches_tracked I64) with metadata format, nc, names (JSON list),
  * model_yaml (the model definition as JSON), stride (JSON list). Atomic. */
 int model_save_weights(const Model *m, const char *path, Error *err);
+
+/* The parts of a weights file, for writers that store more beside them
+ * (training checkpoints). model_weights_entries: one StEntry per state_dict
+ * entry, named prefix + key into names[i] (n_entries buffers owned by the
+ * caller), pointing at m's blocks. model_weights_meta: the metadata values
+ * (format, nc, names, model_yaml, stride) in wm->meta[0..MODEL_WEIGHTS_META);
+ * release with model_weights_meta_free. */
+#define MODEL_WEIGHTS_NAME_MAX 96
+#define MODEL_WEIGHTS_META 5
+typedef struct {
+    char nc[16], stride[256];
+    char *names, *definition; /* owned */
+    StMeta meta[MODEL_WEIGHTS_META];
+} ModelWeightsMeta;
+void model_weights_entries(const Model *m, const char *prefix, char (*names)[MODEL_WEIGHTS_NAME_MAX], StEntry *out);
+int model_weights_meta(const Model *m, ModelWeightsMeta *wm, Error *err);
+void model_weights_meta_free(ModelWeightsMeta *wm);
 /* Loads a weights file into a built model. Every tensor is checked before
  * anything is copied: a missing, extra or mis-shaped tensor is an error
  * naming the key with the expected and the actual shape; float tensors may be

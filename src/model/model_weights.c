@@ -40,24 +40,14 @@ static void stride_json(const Model *m, char *out, size_t cap)
     if (len < cap) snprintf(out + len, cap - len, "]");
 }
 
-int model_save_weights(const Model *m, const char *path, Error *err)
+void model_weights_entries(const Model *m, const char *prefix, char (*names)[MODEL_WEIGHTS_NAME_MAX], StEntry *out)
 {
     const ParamTable *t = &m->table;
-    if (!m->cfg.yaml_text) return err_set(err, "%s: the model has no definition text to store", path);
-    StEntry *entries = calloc((size_t)t->n_entries, sizeof *entries);
-    char *names = names_json(m);
-    char *definition = model_config_definition_json(&m->cfg, err);
-    if (!entries || !names || !definition) {
-        free(entries);
-        cJSON_free(names);
-        int known = definition == NULL; /* err already says why */
-        free(definition);
-        return known ? err_prefix(err, "%s", path) : err_set(err, "%s: out of memory", path);
-    }
     for (int i = 0; i < t->n_entries; i++) {
         const ParamEntry *e = &t->entries[i];
-        StEntry *s = &entries[i];
-        s->name = e->key;
+        StEntry *s = &out[i];
+        snprintf(names[i], MODEL_WEIGHTS_NAME_MAX, "%s%s", prefix, e->key);
+        s->name = names[i];
         s->ndim = e->ndim;
         for (int d = 0; d < e->ndim; d++) s->shape[d] = e->shape[d];
         switch (e->kind) {
@@ -75,17 +65,53 @@ int model_save_weights(const Model *m, const char *path, Error *err)
             break;
         }
     }
-    char nc[16], stride[256];
-    snprintf(nc, sizeof nc, "%d", m->nc);
-    stride_json(m, stride, sizeof stride);
-    const StMeta meta[] = {
-        {"format", MODEL_WEIGHTS_FORMAT}, {"nc", nc}, {"names", names}, {"model_yaml", definition},
-        {"stride", stride},
-    };
-    int rc = st_write(path, entries, t->n_entries, meta, (int)(sizeof meta / sizeof meta[0]), err);
+}
+
+int model_weights_meta(const Model *m, ModelWeightsMeta *wm, Error *err)
+{
+    memset(wm, 0, sizeof *wm);
+    if (!m->cfg.yaml_text) return err_set(err, "the model has no definition text to store");
+    wm->definition = model_config_definition_json(&m->cfg, err);
+    if (!wm->definition) return -1;
+    wm->names = names_json(m);
+    if (!wm->names) {
+        model_weights_meta_free(wm);
+        return err_set(err, "out of memory");
+    }
+    snprintf(wm->nc, sizeof wm->nc, "%d", m->nc);
+    stride_json(m, wm->stride, sizeof wm->stride);
+    wm->meta[0] = (StMeta){"format", MODEL_WEIGHTS_FORMAT};
+    wm->meta[1] = (StMeta){"nc", wm->nc};
+    wm->meta[2] = (StMeta){"names", wm->names};
+    wm->meta[3] = (StMeta){"model_yaml", wm->definition};
+    wm->meta[4] = (StMeta){"stride", wm->stride};
+    return 0;
+}
+
+void model_weights_meta_free(ModelWeightsMeta *wm)
+{
+    cJSON_free(wm->names);
+    free(wm->definition);
+    wm->names = wm->definition = NULL;
+}
+
+int model_save_weights(const Model *m, const char *path, Error *err)
+{
+    const ParamTable *t = &m->table;
+    ModelWeightsMeta wm;
+    if (model_weights_meta(m, &wm, err) != 0) return err_prefix(err, "%s", path);
+    StEntry *entries = calloc((size_t)t->n_entries, sizeof *entries);
+    char(*names)[MODEL_WEIGHTS_NAME_MAX] = calloc((size_t)t->n_entries, sizeof *names);
+    int rc;
+    if (!entries || !names) {
+        rc = err_set(err, "%s: out of memory", path);
+    } else {
+        model_weights_entries(m, "", names, entries);
+        rc = st_write(path, entries, t->n_entries, wm.meta, MODEL_WEIGHTS_META, err);
+    }
     free(entries);
-    cJSON_free(names);
-    free(definition);
+    free(names);
+    model_weights_meta_free(&wm);
     return rc;
 }
 

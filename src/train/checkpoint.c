@@ -13,54 +13,6 @@
 
 /* ---- saving ------------------------------------------------------------------ */
 
-static char *names_json(const Model *m)
-{
-    cJSON *list = cJSON_CreateStringArray((const char *const *)m->names, m->nc);
-    char *text = list ? cJSON_PrintUnformatted(list) : NULL;
-    cJSON_Delete(list);
-    return text;
-}
-
-/* "[8.0, 16.0, 32.0]" as model_save_weights writes it. */
-static void stride_json(const Model *m, char *out, size_t cap)
-{
-    size_t len = (size_t)snprintf(out, cap, "[");
-    for (int l = 0; l < m->cfg.nl && len < cap; l++) {
-        double s = m->stride[l];
-        if (s == floor(s) && fabs(s) < 1e15) len += (size_t)snprintf(out + len, cap - len, l ? ", %.1f" : "%.1f", s);
-        else len += (size_t)snprintf(out + len, cap - len, l ? ", %.17g" : "%.17g", s);
-    }
-    if (len < cap) snprintf(out + len, cap - len, "]");
-}
-
-/* One StEntry per state_dict entry of m, named prefix + key. */
-static void model_entries(const Model *m, char (*names)[96], const char *prefix, StEntry *out)
-{
-    const ParamTable *t = &m->table;
-    for (int i = 0; i < t->n_entries; i++) {
-        const ParamEntry *en = &t->entries[i];
-        snprintf(names[i], 96, "%s%s", prefix, en->key);
-        StEntry *s = &out[i];
-        s->name = names[i];
-        s->ndim = en->ndim;
-        for (int d = 0; d < en->ndim; d++) s->shape[d] = en->shape[d];
-        switch (en->kind) {
-        case ENTRY_PARAM:
-            s->dtype = ST_F32;
-            s->data = m->params + en->offset;
-            break;
-        case ENTRY_BUFFER:
-            s->dtype = ST_F32;
-            s->data = m->buffers + en->offset;
-            break;
-        case ENTRY_COUNTER:
-            s->dtype = ST_I64;
-            s->data = m->counters + en->offset;
-            break;
-        }
-    }
-}
-
 static void py_repr(double v, char *buf, size_t cap) { py_float_repr(v, buf, cap); }
 
 int checkpoint_save(const char *path, const Model *raw, const Model *ema, const Optimizer *opt,
@@ -75,25 +27,26 @@ int checkpoint_save(const char *path, const Model *raw, const Model *ema, const 
         for (int k = 0; k < n; k++) n_opt += opt->trainable[k];
     int groups = opt && opt->state1 ? 2 : 1;
     int total = 2 * n + (opt ? groups * n_opt : 0);
+    ModelWeightsMeta wm;
+    if (model_weights_meta(ema, &wm, e) != 0) return err_prefix(e, "%s", path);
     StEntry *entries = calloc((size_t)total, sizeof *entries);
-    char(*names)[96] = calloc((size_t)total, sizeof *names);
-    char *names_text = names_json(ema);
+    char(*names)[MODEL_WEIGHTS_NAME_MAX] = calloc((size_t)total, sizeof *names);
     char *steps_text = NULL;
-    if (!entries || !names || !names_text) {
+    if (!entries || !names) {
         free(entries);
         free(names);
-        cJSON_free(names_text);
+        model_weights_meta_free(&wm);
         return err_set(e, "%s: out of memory", path);
     }
-    model_entries(ema, names, "", entries);
-    model_entries(raw, names + n, "raw.", entries + n);
+    model_weights_entries(ema, "", names, entries);
+    model_weights_entries(raw, "raw.", names + n, entries + n);
     int q = 2 * n;
     for (int g = 0; opt && g < groups; g++) {
         const float *state = g == 0 ? opt->state0 : opt->state1;
         for (int k = 0; k < n; k++) {
             if (!opt->trainable[k]) continue;
             const ParamEntry *en = &t->entries[k];
-            snprintf(names[q], 96, "%s%s", g == 0 ? "momentum." : "adam_v.", en->key);
+            snprintf(names[q], MODEL_WEIGHTS_NAME_MAX, "%s%s", g == 0 ? "momentum." : "adam_v.", en->key);
             entries[q].name = names[q];
             entries[q].dtype = ST_F32;
             entries[q].ndim = en->ndim;
@@ -104,9 +57,7 @@ int checkpoint_save(const char *path, const Model *raw, const Model *ema, const 
     }
 
     /* Metadata. */
-    char nc[16], stride[256], epoch[16], epochs[16], updates[32], best[40], last_opt[32], stop[160], lr[160], rng[256];
-    snprintf(nc, sizeof nc, "%d", ema->nc);
-    stride_json(ema, stride, sizeof stride);
+    char epoch[16], epochs[16], updates[32], best[40], last_opt[32], stop[160], lr[160], rng[256];
     snprintf(epoch, sizeof epoch, "%d", s->epoch);
     snprintf(epochs, sizeof epochs, "%d", s->epochs);
     snprintf(updates, sizeof updates, "%" PRId64, s->updates);
@@ -136,13 +87,9 @@ int checkpoint_save(const char *path, const Model *raw, const Model *ema, const 
     }
     StMeta meta[24];
     int nm = 0;
-    meta[nm++] = (StMeta){"format", MODEL_WEIGHTS_FORMAT};
+    for (int k = 0; k < MODEL_WEIGHTS_META; k++) meta[nm++] = wm.meta[k];
     meta[nm++] = (StMeta){"checkpoint", CHECKPOINT_FORMAT};
-    meta[nm++] = (StMeta){"nc", nc};
-    meta[nm++] = (StMeta){"names", names_text};
-    meta[nm++] = (StMeta){"model_yaml", ema->cfg.yaml_text ? ema->cfg.yaml_text : ""};
     meta[nm++] = (StMeta){"model_source", s->model_source ? s->model_source : ema->cfg.source};
-    meta[nm++] = (StMeta){"stride", stride};
     meta[nm++] = (StMeta){"epoch", epoch};
     meta[nm++] = (StMeta){"epochs", epochs};
     meta[nm++] = (StMeta){"updates", updates};
@@ -162,7 +109,7 @@ int checkpoint_save(const char *path, const Model *raw, const Model *ema, const 
     int rc = (opt && !steps_text) ? err_set(e, "%s: out of memory", path) : st_write(path, entries, q, meta, nm, e);
     free(entries);
     free(names);
-    cJSON_free(names_text);
+    model_weights_meta_free(&wm);
     free(steps_text);
     return rc;
 }
