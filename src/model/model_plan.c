@@ -18,11 +18,18 @@
  *   op scratch       its own step only
  * Placement is greedy by size (largest first, each at the lowest offset that
  * does not collide with a placed buffer live at an overlapping step), which is
- * deterministic, so measuring and carving give the same layout. */
+ * deterministic, so measuring and carving give the same layout.
+ *
+ * Eval runs are planned per image (model_plan_eval.h): the one-image buffers
+ * of one slot are placed as above, further slots are shifted copies of it, and
+ * the whole-batch outputs follow the slots. */
+#include <omp.h>
 #include <string.h>
 
 #include "model/model_internal.h"
+#include "model/model_plan_eval.h"
 #include "nn/conv2d.h"
+#include "nn/conv_bn_act.h"
 
 #define PLAN_ALIGN 64
 
@@ -33,9 +40,35 @@ static size_t lines(size_t floats) { return (floats + 15) / 16 * 16; }
 
 int model_plan_capacity(const Graph *g, int nl)
 {
-    /* data + gradient per tensor; z, a, mean, invstd, argmax, two scratches per
-     * op; dpred per level; decoded. */
-    return 2 * g->n_tensors + 7 * g->n_ops + nl + 1;
+    /* Train: data + gradient per tensor; z, a, mean, invstd, argmax, two
+     * scratches per op; dpred per level; decoded. Eval: per slot, data per
+     * tensor and one scratch per op; then the outputs. */
+    int train = 2 * g->n_tensors + 7 * g->n_ops + nl + 1;
+    int eval = MODEL_EVAL_MAX_SLOTS * (g->n_tensors + g->n_ops) + g->n_tensors + 1;
+    return train > eval ? train : eval;
+}
+
+int model_eval_slots(int n)
+{
+    int threads = omp_get_max_threads();
+    int slots = n < threads ? n : threads;
+    if (slots > MODEL_EVAL_MAX_SLOTS) slots = MODEL_EVAL_MAX_SLOTS;
+    return slots < 2 ? 1 : slots;
+}
+
+/* Buffers one eval slot registers: every non-output tensor's data and every
+ * op's scratch (walk_eval's order). */
+static int eval_slot_buffers(const Model *m)
+{
+    const Graph *g = &m->graph;
+    return g->n_tensors - 1 - m->table.detect.nl + g->n_ops;
+}
+
+size_t model_eval_slot_stride(const Model *m, int n)
+{
+    const PlanBuffer *b = m->graph.plan->bufs;
+    if (model_eval_slots(n) < 2) return 0;
+    return b[eval_slot_buffers(m)].offset - b[0].offset;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -166,72 +199,141 @@ static void op_scratch(const Model *m, const GraphOp *op, int n, int train, size
     *fwd = *bwd = 0;
     if (op->kind == OP_CONV) {
         const ConvUnit *u = &m->table.units[op->unit];
-        Conv2d cv = {u->c_in, u->c_out, u->k, u->stride, u->pad};
-        size_t cols = conv2d_scratch_floats(&cv, n, ih, iw);
-        *fwd = cols;
-        if (train) *bwd = (u->act ? 2 : 1) * lines(out) + cols; /* dz, da, columns */
+        ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM};
+        *fwd = conv_bn_act_forward_scratch_floats(&cba, n, ih, iw, train);
+        if (train) *bwd = conv_bn_act_backward_scratch_floats(&cba, n, ih, iw);
     } else if (op->kind == OP_HEAD) {
         const DetectParams *d = &m->table.detect;
         Conv2d cv = {d->head[op->level].c_in, d->na * d->no, 1, 1, 0};
-        size_t cols = conv2d_scratch_floats(&cv, n, ih, iw);
-        *fwd = lines(out) + cols; /* head output before the permute, columns */
-        if (train) *bwd = *fwd;
+        *fwd = lines(out) + conv2d_batched_forward_scratch_floats(&cv, n, ih, iw); /* output before the permute */
+        if (train) *bwd = lines(out) + conv2d_batched_backward_scratch_floats(&cv, n, ih, iw);
     } else if (op->kind == OP_MAXPOOL && !train) {
         *fwd = out; /* int32 arg-max, same count */
     }
 }
 
-/* Walks every buffer of the run in a fixed order. With fill == NULL only
- * registers them; otherwise stores the returned addresses into fill. */
-static void walk(const Model *m, Model *fill, Planner *p, int n, int h, int w, int train)
+/* Sets what every run's carve sets besides the buffers. */
+static void fill_run(const Model *m, Model *fill, int n, int h, int w, int train, const DetectOutput *out)
+{
+    const int *hw = m->graph.plan->hw;
+    for (int t = 1; t < m->graph.n_tensors; t++) {
+        fill->graph.tensors[t].h = hw[2 * t];
+        fill->graph.tensors[t].w = hw[2 * t + 1];
+    }
+    GraphTensor *in = &fill->graph.tensors[0];
+    in->h = h;
+    in->w = w;
+    in->data = NULL;
+    in->grad = NULL;
+    fill->out = *out;
+    fill->run_n = n;
+    fill->run_h = h;
+    fill->run_w = w;
+    fill->run_mode = train ? MODEL_TRAIN : MODEL_EVAL;
+}
+
+static DetectOutput detect_shapes(const Model *m, int n)
 {
     const Graph *g = &m->graph;
     const int *hw = g->plan->hw;
+    DetectOutput out = {.n = n, .nl = m->table.detect.nl, .na = m->table.detect.na, .no = m->table.detect.no};
+    for (int l = 0; l < out.nl; l++) {
+        int t = g->head_out[l];
+        out.h[l] = hw[2 * t];
+        out.w[l] = hw[2 * t + 1];
+        out.numel[l] = tensor_numel(m, n, t);
+        out.n_boxes += (size_t)out.na * out.h[l] * out.w[l];
+    }
+    return out;
+}
+
+/* The eval run's buffers (model_plan_eval.h): `slots` copies of the one-image
+ * buffers, registered slot after slot in the same order, then the whole-batch
+ * Detect outputs and decoded boxes. The carve fills slot 0's addresses. */
+static void walk_eval(const Model *m, Model *fill, Planner *p, int n, int h, int w, int slots)
+{
+    const Graph *g = &m->graph;
     const int N = g->n_ops, nl = m->table.detect.nl;
-    const int end_of_run = train ? 2 * N : N;
+    for (int s = 0; s < slots; s++) {
+        for (int t = 1; t < g->n_tensors; t++) {
+            if (head_level(g, nl, t) >= 0) continue;
+            const GraphTensor *gt = &g->tensors[t];
+            float *data = floats(p, tensor_numel(m, 1, t), gt->producer, data_end(m, t, 0, N));
+            if (fill && s == 0) {
+                fill->graph.tensors[t].data = data;
+                fill->graph.tensors[t].grad = NULL;
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            size_t fwd, bwd;
+            op_scratch(m, &g->ops[i], 1, 0, &fwd, &bwd);
+            float *scratch = floats(p, fwd, i, i);
+            if (fill && s == 0) {
+                GraphOp *fo = &fill->graph.ops[i];
+                fo->z = fo->a = fo->mean = fo->invstd = fo->scratch_bwd = NULL;
+                fo->argmax = NULL;
+                fo->scratch = scratch;
+            }
+        }
+    }
+    DetectOutput out = detect_shapes(m, n);
+    for (int l = 0; l < nl; l++) {
+        int t = g->head_out[l];
+        float *data = floats(p, out.numel[l], g->tensors[t].producer, N);
+        out.pred[l] = data;
+        if (fill) {
+            fill->graph.tensors[t].data = data;
+            fill->graph.tensors[t].grad = NULL;
+        }
+    }
+    out.decoded = floats(p, (size_t)n * out.n_boxes * out.no, N, N);
+    if (fill) fill_run(m, fill, n, h, w, 0, &out);
+}
+
+/* Walks every buffer of a training run in a fixed order. With fill == NULL
+ * only registers them; otherwise stores the returned addresses into fill. */
+static void walk_train(const Model *m, Model *fill, Planner *p, int n, int h, int w)
+{
+    const Graph *g = &m->graph;
+    const int N = g->n_ops, nl = m->table.detect.nl;
+    const int end_of_run = 2 * N;
 
     for (int t = 1; t < g->n_tensors; t++) {
         const GraphTensor *gt = &g->tensors[t];
-        float *data = floats(p, tensor_numel(m, n, t), gt->producer, data_end(m, t, train, end_of_run));
+        float *data = floats(p, tensor_numel(m, n, t), gt->producer, data_end(m, t, 1, end_of_run));
         float *grad = NULL;
-        if (train && head_level(g, nl, t) < 0) {
+        if (head_level(g, nl, t) < 0) {
             int first = gt->last_use >= 0 ? gt->last_use : gt->producer; /* first backward to touch it */
             grad = floats(p, tensor_numel(m, n, t), 2 * N - first, 2 * N - gt->producer);
         }
         if (fill) {
-            GraphTensor *ft = &fill->graph.tensors[t];
-            ft->h = hw[2 * t];
-            ft->w = hw[2 * t + 1];
-            ft->data = data;
-            ft->grad = grad;
+            fill->graph.tensors[t].data = data;
+            fill->graph.tensors[t].grad = grad;
         }
     }
 
     for (int i = 0; i < N; i++) {
         const GraphOp *op = &g->ops[i];
         const int saved_end = 2 * N - i;
-        float *z = NULL, *a = NULL, *mean = NULL, *invstd = NULL;
+        float *z = NULL, *mean = NULL, *invstd = NULL;
         int32_t *argmax = NULL;
-        if (train && op->kind == OP_CONV) {
+        if (op->kind == OP_CONV) {
             const ConvUnit *u = &m->table.units[op->unit];
             size_t out = tensor_numel(m, n, op->out);
             z = floats(p, out, i, saved_end);
-            if (u->act) a = floats(p, out, i, saved_end);
-            mean = floats(p, (size_t)u->c_out, i, saved_end);
+            mean = floats(p, 3 * (size_t)u->c_out, i, saved_end); /* mean, then the BN transform */
             invstd = floats(p, (size_t)u->c_out, i, saved_end);
-        } else if (train && op->kind == OP_MAXPOOL) {
+        } else if (op->kind == OP_MAXPOOL) {
             argmax = buffer(p, tensor_numel(m, n, op->out) * sizeof(int32_t), i, saved_end);
         }
         size_t fwd, bwd;
-        op_scratch(m, op, n, train, &fwd, &bwd);
+        op_scratch(m, op, n, 1, &fwd, &bwd);
         float *scratch = floats(p, fwd, i, i);
-        float *scratch_bwd = train ? floats(p, bwd, 2 * N - i, 2 * N - i) : NULL;
+        float *scratch_bwd = floats(p, bwd, 2 * N - i, 2 * N - i);
         if (fill) {
             GraphOp *fo = &fill->graph.ops[i];
             fo->z = z;
-            /* Identity activation: BN writes the output map itself. */
-            fo->a = (train && op->kind == OP_CONV && !m->table.units[op->unit].act) ? fill->graph.tensors[op->out].data
-                                                                                    : a;
+            fo->a = NULL; /* the fused conv unit recomputes its activation input */
             fo->mean = mean;
             fo->invstd = invstd;
             fo->argmax = argmax;
@@ -240,36 +342,19 @@ static void walk(const Model *m, Model *fill, Planner *p, int n, int h, int w, i
         }
     }
 
-    DetectOutput out = {.n = n, .nl = nl, .na = m->table.detect.na, .no = m->table.detect.no};
+    DetectOutput out = detect_shapes(m, n);
     for (int l = 0; l < nl; l++) {
-        int t = g->head_out[l];
-        out.h[l] = hw[2 * t];
-        out.w[l] = hw[2 * t + 1];
-        out.numel[l] = tensor_numel(m, n, t);
-        out.n_boxes += (size_t)out.na * out.h[l] * out.w[l];
-        out.pred[l] = fill ? fill->graph.tensors[t].data : NULL;
-        if (train) out.dpred[l] = floats(p, out.numel[l], N, end_of_run);
+        out.pred[l] = fill ? fill->graph.tensors[g->head_out[l]].data : NULL;
+        out.dpred[l] = floats(p, out.numel[l], N, end_of_run);
     }
-    if (!train) out.decoded = floats(p, (size_t)n * out.n_boxes * out.no, N, end_of_run);
-
-    if (fill) {
-        GraphTensor *in = &fill->graph.tensors[0];
-        in->h = h;
-        in->w = w;
-        in->data = NULL;
-        in->grad = NULL;
-        fill->out = out;
-        fill->run_n = n;
-        fill->run_h = h;
-        fill->run_w = w;
-        fill->run_mode = train ? MODEL_TRAIN : MODEL_EVAL;
-    }
+    if (fill) fill_run(m, fill, n, h, w, 1, &out);
 }
 
-/* Greedy placement (see the top of the file); returns the bytes spanned. */
-static size_t place(const Graph *g, int count)
+/* Greedy placement (see the top of the file) of buffers [first, first +
+ * count); returns the bytes spanned. */
+static size_t place(const Graph *g, int first, int count)
 {
-    PlanBuffer *b = g->plan->bufs;
+    PlanBuffer *b = g->plan->bufs + first;
     int *by_size = g->plan->order;          /* placement order */
     int *by_offset = g->plan->order + count; /* placed so far, by offset */
     for (int k = 0; k < count; k++) {
@@ -313,11 +398,29 @@ static int plan(const Model *m, int n, int h, int w, ModelMode mode, size_t *byt
     if (n < 1) return err_set(err, "model: batch size %d must be positive", n);
     if (plan_shapes(m, h, w, err) != 0) return -1;
     Planner p = {.g = &m->graph};
-    walk(m, NULL, &p, n, h, w, mode == MODEL_TRAIN);
+    const int slots = mode == MODEL_TRAIN ? 0 : model_eval_slots(n);
+    if (mode == MODEL_TRAIN)
+        walk_train(m, NULL, &p, n, h, w);
+    else
+        walk_eval(m, NULL, &p, n, h, w, slots);
     if (p.count > m->graph.plan->cap) /* cannot happen: model_plan_capacity counts every kind */
         return err_set(err, "model: %d planned buffers exceed the capacity %d", p.count, m->graph.plan->cap);
     m->graph.plan->count = p.count;
-    *bytes = place(&m->graph, p.count);
+    if (mode == MODEL_TRAIN) {
+        *bytes = place(&m->graph, 0, p.count);
+        return 0;
+    }
+    /* Eval: slot 0 by the greedy placement, the other slots as shifted copies
+     * of it, the outputs after the last slot. */
+    PlanBuffer *b = m->graph.plan->bufs;
+    const int per_slot = eval_slot_buffers(m);
+    const size_t stride = align_up(place(&m->graph, 0, per_slot));
+    for (int s = 1; s < slots; s++)
+        for (int j = 0; j < per_slot; j++) b[s * per_slot + j].offset = b[j].offset + (size_t)s * stride;
+    const int first_out = slots * per_slot;
+    const size_t out_bytes = place(&m->graph, first_out, p.count - first_out);
+    for (int k = first_out; k < p.count; k++) b[k].offset += (size_t)slots * stride;
+    *bytes = (size_t)slots * stride + out_bytes;
     return 0;
 }
 
@@ -336,6 +439,9 @@ int model_plan_carve(Model *m, int n, int h, int w, ModelMode mode, Error *err)
     unsigned char *base = arena_bytes(&m->arena, bytes ? bytes : PLAN_ALIGN);
     if (!base) return err_set(err, "model: activation arena too small for batch %d at %dx%d", n, h, w);
     Planner p = {.g = &m->graph, .base = base};
-    walk(m, m, &p, n, h, w, mode == MODEL_TRAIN);
+    if (mode == MODEL_TRAIN)
+        walk_train(m, m, &p, n, h, w);
+    else
+        walk_eval(m, m, &p, n, h, w, model_eval_slots(n));
     return 0;
 }

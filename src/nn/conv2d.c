@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/gemm.h"
+#include "nn/parallel_for.h"
 
 /* Below this many column elements a parallel region costs more than it saves. */
 #define CONV_PARALLEL_MIN 32768
@@ -47,35 +48,81 @@ static void valid_out_range(int w, int wo, int stride, int pad, int kw, int *lo,
     *hi = b;
 }
 
+typedef struct {
+    const Conv2d *cv;
+    int h, w, ho, wo;
+    const float *x, *col;
+    float *out;
+} ColCtx;
+
+/* Items are (channel, kernel row) pairs; each fills its own k rows of col. */
+static void im2col_range(const void *p, long long lo, long long hi)
+{
+    const ColCtx *c = p;
+    const Conv2d *cv = c->cv;
+    const int k = cv->k, s = cv->stride, pad = cv->pad, h = c->h, w = c->w, ho = c->ho, wo = c->wo;
+    const size_t plane_out = (size_t)ho * wo;
+    for (long long item = lo; item < hi; item++) {
+        const int ci = (int)(item / k), kh = (int)(item % k);
+        const float *xc = c->x + (size_t)ci * h * w;
+        for (int kw = 0; kw < k; kw++) {
+            float *row = c->out + ((size_t)(ci * k + kh) * k + kw) * plane_out;
+            int lo_x, hi_x;
+            valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
+            for (int oy = 0; oy < ho; oy++) {
+                float *dst = row + (size_t)oy * wo;
+                int iy = oy * s - pad + kh;
+                if (iy < 0 || iy >= h || lo_x == hi_x) {
+                    memset(dst, 0, sizeof(float) * (size_t)wo);
+                    continue;
+                }
+                if (lo_x > 0) memset(dst, 0, sizeof(float) * (size_t)lo_x);
+                if (hi_x < wo) memset(dst + hi_x, 0, sizeof(float) * (size_t)(wo - hi_x));
+                const float *src = xc + (size_t)iy * w + (lo_x * s - pad + kw);
+                if (s == 1) {
+                    memcpy(dst + lo_x, src, sizeof(float) * (size_t)(hi_x - lo_x));
+                } else {
+                    for (int ox = lo_x; ox < hi_x; ox++) dst[ox] = src[(size_t)(ox - lo_x) * s];
+                }
+            }
+        }
+    }
+}
+
 /* x: one image (c_in, h, w) -> col (c_in*k*k, ho*wo). */
 static void im2col(const Conv2d *cv, int h, int w, int ho, int wo, const float *x, float *col)
 {
-    const int k = cv->k, s = cv->stride, p = cv->pad, c_in = cv->c_in;
+    ColCtx c = {cv, h, w, ho, wo, x, NULL, col};
+    parallel_for((long long)cv->c_in * cv->k, (size_t)cv->c_in * cv->k * cv->k * ho * wo, CONV_PARALLEL_MIN,
+                 im2col_range, &c);
+}
+
+/* Items are input channels, because the k*k kernel offsets of one channel add
+ * into the same pixels; each pixel then receives its terms in a fixed order,
+ * whatever the thread count. */
+static void col2im_range(const void *p, long long lo, long long hi)
+{
+    const ColCtx *c = p;
+    const Conv2d *cv = c->cv;
+    const int k = cv->k, s = cv->stride, pad = cv->pad, h = c->h, w = c->w, ho = c->ho, wo = c->wo;
     const size_t plane_out = (size_t)ho * wo;
-    const int parallel = (size_t)c_in * k * k * plane_out >= CONV_PARALLEL_MIN;
-    /* Each (channel, kernel row) pair fills its own k rows of col: no sharing. */
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-    for (int ci = 0; ci < c_in; ci++) {
+    for (long long ci = lo; ci < hi; ci++) {
+        float *dxc = c->out + (size_t)ci * h * w;
         for (int kh = 0; kh < k; kh++) {
-            const float *xc = x + (size_t)ci * h * w;
             for (int kw = 0; kw < k; kw++) {
-                float *row = col + ((size_t)(ci * k + kh) * k + kw) * plane_out;
-                int lo, hi;
-                valid_out_range(w, wo, s, p, kw, &lo, &hi);
+                const float *row = c->col + ((size_t)(ci * k + kh) * k + kw) * plane_out;
+                int lo_x, hi_x;
+                valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
+                if (lo_x == hi_x) continue;
                 for (int oy = 0; oy < ho; oy++) {
-                    float *dst = row + (size_t)oy * wo;
-                    int iy = oy * s - p + kh;
-                    if (iy < 0 || iy >= h || lo == hi) {
-                        memset(dst, 0, sizeof(float) * (size_t)wo);
-                        continue;
-                    }
-                    if (lo > 0) memset(dst, 0, sizeof(float) * (size_t)lo);
-                    if (hi < wo) memset(dst + hi, 0, sizeof(float) * (size_t)(wo - hi));
-                    const float *src = xc + (size_t)iy * w + (lo * s - p + kw);
+                    int iy = oy * s - pad + kh;
+                    if (iy < 0 || iy >= h) continue;
+                    const float *src = row + (size_t)oy * wo;
+                    float *dst = dxc + (size_t)iy * w + (lo_x * s - pad + kw);
                     if (s == 1) {
-                        memcpy(dst + lo, src, sizeof(float) * (size_t)(hi - lo));
+                        for (int ox = lo_x; ox < hi_x; ox++) dst[ox - lo_x] += src[ox];
                     } else {
-                        for (int ox = lo; ox < hi; ox++) dst[ox] = src[(size_t)(ox - lo) * s];
+                        for (int ox = lo_x; ox < hi_x; ox++) dst[(size_t)(ox - lo_x) * s] += src[ox];
                     }
                 }
             }
@@ -83,36 +130,42 @@ static void im2col(const Conv2d *cv, int h, int w, int ho, int wo, const float *
     }
 }
 
-/* dx: one image (c_in, h, w) += col2im(col). Parallel over input channels only,
- * because the k*k kernel offsets of one channel add into the same pixels; each
- * pixel then receives its terms in a fixed order, whatever the thread count. */
+/* dx: one image (c_in, h, w) += col2im(col). */
 static void col2im_add(const Conv2d *cv, int h, int w, int ho, int wo, const float *col, float *dx)
 {
-    const int k = cv->k, s = cv->stride, p = cv->pad, c_in = cv->c_in;
-    const size_t plane_out = (size_t)ho * wo;
-    const int parallel = (size_t)c_in * k * k * plane_out >= CONV_PARALLEL_MIN;
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int ci = 0; ci < c_in; ci++) {
-        float *dxc = dx + (size_t)ci * h * w;
-        for (int kh = 0; kh < k; kh++) {
-            for (int kw = 0; kw < k; kw++) {
-                const float *row = col + ((size_t)(ci * k + kh) * k + kw) * plane_out;
-                int lo, hi;
-                valid_out_range(w, wo, s, p, kw, &lo, &hi);
-                if (lo == hi) continue;
-                for (int oy = 0; oy < ho; oy++) {
-                    int iy = oy * s - p + kh;
-                    if (iy < 0 || iy >= h) continue;
-                    const float *src = row + (size_t)oy * wo;
-                    float *dst = dxc + (size_t)iy * w + (lo * s - p + kw);
-                    if (s == 1) {
-                        for (int ox = lo; ox < hi; ox++) dst[ox - lo] += src[ox];
-                    } else {
-                        for (int ox = lo; ox < hi; ox++) dst[(size_t)(ox - lo) * s] += src[ox];
-                    }
-                }
-            }
+    ColCtx c = {cv, h, w, ho, wo, NULL, col, dx};
+    parallel_for(cv->c_in, (size_t)cv->c_in * cv->k * cv->k * ho * wo, CONV_PARALLEL_MIN, col2im_range, &c);
+}
+
+typedef struct {
+    const float *bias, *dy;
+    float *y, *dbias;
+    int n;
+    size_t pdim, out_image;
+} BiasCtx;
+
+static void bias_add_range(const void *p, long long lo, long long hi)
+{
+    const BiasCtx *c = p;
+    for (long long co = lo; co < hi; co++) {
+        float *yc = c->y + (size_t)co * c->pdim;
+        const float bv = c->bias[co];
+        for (size_t i = 0; i < c->pdim; i++) yc[i] += bv;
+    }
+}
+
+/* One channel per item, images then pixels in order: deterministic. */
+static void bias_grad_range(const void *p, long long lo, long long hi)
+{
+    const BiasCtx *c = p;
+    for (long long co = lo; co < hi; co++) {
+        double acc = 0;
+        for (int b = 0; b < c->n; b++) {
+            const float *g = c->dy + (size_t)b * c->out_image + (size_t)co * c->pdim;
+#pragma omp simd reduction(+ : acc)
+            for (size_t i = 0; i < c->pdim; i++) acc += g[i];
         }
+        c->dbias[co] += (float)acc;
     }
 }
 
@@ -138,12 +191,8 @@ void conv2d_forward(const Conv2d *cv, int n, int h, int w, const float *x, const
         }
         gemm(0, 0, cv->c_out, pdim, kdim, 1.0f, weight, kdim, cols, pdim, 0.0f, yb, pdim);
         if (bias) {
-#pragma omp parallel for schedule(static) if (out_image >= CONV_PARALLEL_MIN)
-            for (int co = 0; co < cv->c_out; co++) {
-                float *yc = yb + (size_t)co * pdim;
-                const float bv = bias[co];
-                for (int i = 0; i < pdim; i++) yc[i] += bv;
-            }
+            BiasCtx c = {bias, NULL, yb, NULL, n, (size_t)pdim, out_image};
+            parallel_for(cv->c_out, out_image, CONV_PARALLEL_MIN, bias_add_range, &c);
         }
     }
 }
@@ -161,17 +210,8 @@ void conv2d_backward(const Conv2d *cv, int n, int h, int w, const float *x, cons
     const int pointwise = is_pointwise(cv);
 
     if (dbias) {
-        /* One channel per thread, images then pixels in order: deterministic. */
-#pragma omp parallel for schedule(static) if ((size_t)n * out_image >= CONV_PARALLEL_MIN)
-        for (int co = 0; co < cv->c_out; co++) {
-            double acc = 0;
-            for (int b = 0; b < n; b++) {
-                const float *g = dy + (size_t)b * out_image + (size_t)co * pdim;
-#pragma omp simd reduction(+ : acc)
-                for (int i = 0; i < pdim; i++) acc += g[i];
-            }
-            dbias[co] += (float)acc;
-        }
+        BiasCtx c = {NULL, dy, NULL, dbias, n, (size_t)pdim, out_image};
+        parallel_for(cv->c_out, (size_t)n * out_image, CONV_PARALLEL_MIN, bias_grad_range, &c);
     }
 
     for (int b = 0; b < n; b++) {

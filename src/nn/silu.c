@@ -1,91 +1,49 @@
-/* SiLU forward/backward. The sigmoid is evaluated from t = exp(-|x|) in (0, 1],
- * which never overflows: σ(x) = 1/(1+t) for x >= 0 and t/(1+t) for x < 0.
- *
- * exp is a polynomial (Cephes-style range reduction, ~1 ulp) and every choice is
- * made with integer bit masks rather than float comparisons: under the default
- * -ftrapping-math GCC will not if-convert float compares, and libm's expf is not
- * vectorisable, so this is what lets the loops vectorise at baseline x86-64. */
+/* SiLU forward/backward over flat arrays; the sigmoid is silu_math.h's. */
 #include "silu.h"
 
-#include <stdint.h>
-#include <string.h>
+#include "nn/parallel_for.h"
+#include "silu_math.h"
 
 #define SILU_PARALLEL_MIN 65536
 
-static inline float bits_to_float(uint32_t u)
+typedef struct {
+    const float *x, *dy;
+    float *out;
+} SiluCtx;
+
+static void forward_range(const void *p, long long lo, long long hi)
 {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
+    const SiluCtx *c = p;
+    const float *x = c->x;
+    float *y = c->out;
+#pragma omp simd
+    for (long long i = lo; i < hi; i++) {
+        const float v = x[i];
+        y[i] = v * silu_sigmoid(v);
+    }
 }
 
-static inline uint32_t float_to_bits(float f)
+static void backward_range(const void *p, long long lo, long long hi)
 {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* exp(-a) for a in [0, 104]. Results below FLT_MIN go through the subnormals. */
-static inline float exp_neg(float a)
-{
-    const float z = -a;
-    /* n = round(z / ln 2): adding and removing 1.5*2^23 rounds to the nearest integer. */
-    const float shifter = 12582912.0f;
-    const float nf = (z * 1.44269504088896341f + shifter) - shifter;
-    /* r = z - n ln2 with ln2 split in two, so n*ln2_hi is exact; |r| <= ln2/2. */
-    float r = z - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    /* Scale by 2^n, n in [-150, 0], as 2^half * 2^(n-half): both factors are
-     * normal floats and the final product rounds into the subnormals once. */
-    const int32_t n = (int32_t)nf;
-    const int32_t half = n / 2;
-    const float scale_a = bits_to_float((uint32_t)(half + 127) << 23);
-    const float scale_b = bits_to_float((uint32_t)(n - half + 127) << 23);
-    return p * scale_a * scale_b;
-}
-
-static inline float sigmoid(float x)
-{
-    const uint32_t bits = float_to_bits(x);
-    /* |x| clamped to 104 in the integer domain (exp(-104) is below the smallest
-     * subnormal); inf and NaN have the largest magnitudes and clamp too. A NaN x
-     * thus gets a finite σ, and x·σ or the backward's x-term carries the NaN. */
-    uint32_t mag = bits & 0x7fffffffu;
-    const uint32_t mag_limit = 0x42d00000u; /* 104.0f */
-    mag = mag < mag_limit ? mag : mag_limit;
-    const float t = exp_neg(bits_to_float(mag));
-    const float inv = 1.0f / (1.0f + t);
-    /* Negative x: σ = t/(1+t), so multiply by t; otherwise by 1. */
-    const uint32_t negative = 0u - (bits >> 31);
-    const float factor = bits_to_float((float_to_bits(t) & negative) | (0x3f800000u & ~negative));
-    return factor * inv;
+    const SiluCtx *c = p;
+    const float *x = c->x, *dy = c->dy;
+    float *dx = c->out;
+#pragma omp simd
+    for (long long i = lo; i < hi; i++) {
+        const float v = x[i];
+        const float s = silu_sigmoid(v);
+        dx[i] += dy[i] * s * (1.0f + v * (1.0f - s));
+    }
 }
 
 void silu_forward(size_t count, const float *x, float *y)
 {
-    const long long len = (long long)count;
-#pragma omp parallel for simd schedule(static) if (count >= SILU_PARALLEL_MIN)
-    for (long long i = 0; i < len; i++) {
-        const float v = x[i];
-        y[i] = v * sigmoid(v);
-    }
+    SiluCtx c = {x, NULL, y};
+    parallel_for((long long)count, count, SILU_PARALLEL_MIN, forward_range, &c);
 }
 
 void silu_backward(size_t count, const float *x, const float *dy, float *dx)
 {
-    const long long len = (long long)count;
-#pragma omp parallel for simd schedule(static) if (count >= SILU_PARALLEL_MIN)
-    for (long long i = 0; i < len; i++) {
-        const float v = x[i];
-        const float s = sigmoid(v);
-        dx[i] += dy[i] * s * (1.0f + v * (1.0f - s));
-    }
+    SiluCtx c = {x, dy, dx};
+    parallel_for((long long)count, count, SILU_PARALLEL_MIN, backward_range, &c);
 }

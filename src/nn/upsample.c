@@ -3,17 +3,25 @@
 
 #include <stddef.h>
 
+#include "nn/parallel_for.h"
+
 #define UPSAMPLE_PARALLEL_MIN 16384
 
-void upsample2x_forward(int planes, int h, int w, const float *x, float *y)
+typedef struct {
+    int h, w;
+    const float *src;
+    float *dst;
+} UpCtx;
+
+static void forward_range(const void *p, long long lo, long long hi)
 {
-    const size_t plane_in = (size_t)h * w;
-    const int w2 = 2 * w;
-#pragma omp parallel for schedule(static) if ((size_t)planes * plane_in >= UPSAMPLE_PARALLEL_MIN)
-    for (int pl = 0; pl < planes; pl++) {
-        const float *xp = x + (size_t)pl * plane_in;
-        float *yp = y + (size_t)pl * plane_in * 4;
-        for (int iy = 0; iy < h; iy++) {
+    const UpCtx *c = p;
+    const size_t plane_in = (size_t)c->h * c->w;
+    const int w = c->w, w2 = 2 * w;
+    for (long long pl = lo; pl < hi; pl++) {
+        const float *xp = c->src + (size_t)pl * plane_in;
+        float *yp = c->dst + (size_t)pl * plane_in * 4;
+        for (int iy = 0; iy < c->h; iy++) {
             const float *src = xp + (size_t)iy * w;
             float *top = yp + (size_t)(2 * iy) * w2;
             float *bottom = top + w2;
@@ -28,15 +36,15 @@ void upsample2x_forward(int planes, int h, int w, const float *x, float *y)
     }
 }
 
-void upsample2x_backward(int planes, int h, int w, const float *dy, float *dx)
+static void backward_range(const void *p, long long lo, long long hi)
 {
-    const size_t plane_in = (size_t)h * w;
-    const int w2 = 2 * w;
-#pragma omp parallel for schedule(static) if ((size_t)planes * plane_in >= UPSAMPLE_PARALLEL_MIN)
-    for (int pl = 0; pl < planes; pl++) {
-        const float *gp = dy + (size_t)pl * plane_in * 4;
-        float *dp = dx + (size_t)pl * plane_in;
-        for (int iy = 0; iy < h; iy++) {
+    const UpCtx *c = p;
+    const size_t plane_in = (size_t)c->h * c->w;
+    const int w = c->w, w2 = 2 * w;
+    for (long long pl = lo; pl < hi; pl++) {
+        const float *gp = c->src + (size_t)pl * plane_in * 4;
+        float *dp = c->dst + (size_t)pl * plane_in;
+        for (int iy = 0; iy < c->h; iy++) {
             const float *top = gp + (size_t)(2 * iy) * w2;
             const float *bottom = top + w2;
             float *dst = dp + (size_t)iy * w;
@@ -44,4 +52,16 @@ void upsample2x_backward(int planes, int h, int w, const float *dy, float *dx)
                 dst[ix] += (top[2 * ix] + top[2 * ix + 1]) + (bottom[2 * ix] + bottom[2 * ix + 1]);
         }
     }
+}
+
+void upsample2x_forward(int planes, int h, int w, const float *x, float *y)
+{
+    UpCtx c = {h, w, x, y};
+    parallel_for(planes, (size_t)planes * h * w, UPSAMPLE_PARALLEL_MIN, forward_range, &c);
+}
+
+void upsample2x_backward(int planes, int h, int w, const float *dy, float *dx)
+{
+    UpCtx c = {h, w, dy, dx};
+    parallel_for(planes, (size_t)planes * h * w, UPSAMPLE_PARALLEL_MIN, backward_range, &c);
 }
