@@ -13,7 +13,7 @@ BUILD   ?= build
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wshadow -fopenmp -Isrc -Itests
-LDLIBS  += -lyaml -lcjson -lstb -lm
+LDLIBS  += -lyaml -lcjson -lstb -ljpeg -lm
 LDFLAGS += -fopenmp
 
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma

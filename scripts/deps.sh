@@ -7,6 +7,7 @@ set -eu
 need="/usr/include/yaml.h:libyaml-dev
 /usr/include/cjson/cJSON.h:libcjson-dev
 /usr/include/stb/stb_image.h:libstb-dev
+/usr/include/jpeglib.h:libjpeg62-turbo-dev
 /usr/lib/python3/dist-packages/numpy:python3-numpy"
 # (python3-numpy is for scripts/pt2safetensors.py and its test; the C code does not need it.)
 missing=""

@@ -9,6 +9,7 @@
 #include <stb/stb_image.h>
 
 #include "data/image.h"
+#include "data/jpeg_decode.h"
 
 /* Enough for the header and an Exif block (APP1 is at most 64 KiB); more is read only when needed. */
 enum { PROBE_HEAD_BYTES = 64 * 1024 };
@@ -255,12 +256,24 @@ int image_probe(const char *path, int full_decode, ImageInfo *info, Error *e)
     }
     if (full_decode || info->format == IMAGE_FORMAT_BMP) {
         int dw, dh, dc;
-        unsigned char *px = stbi_load_from_memory(buf, (int)head_n, &dw, &dh, &dc, 3);
-        if (!px) {
-            err_set(e, "cannot decode pixels (stb_image: %s)", stbi_failure_reason());
-            goto done;
+        unsigned char *px;
+        if (info->format == IMAGE_FORMAT_JPEG) {
+            /* The decoder training will use (image_decode), so the probe's verdict holds. */
+            Error je = {0};
+            if (jpeg_decode_rgb(buf, head_n, "", &px, &dw, &dh, &je)) {
+                const char *why = strstr(je.msg, "(libjpeg");
+                err_set(e, "cannot decode pixels %s", why ? why : je.msg);
+                goto done;
+            }
+            free(px);
+        } else {
+            px = stbi_load_from_memory(buf, (int)head_n, &dw, &dh, &dc, 3);
+            if (!px) {
+                err_set(e, "cannot decode pixels (stb_image: %s)", stbi_failure_reason());
+                goto done;
+            }
+            stbi_image_free(px);
         }
-        stbi_image_free(px);
     }
     exif_oriented_size(info->orientation, &w, &h);
     info->width = w;

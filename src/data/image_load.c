@@ -8,6 +8,7 @@
 
 #include "data/fsutil.h"
 #include "data/image.h"
+#include "data/jpeg_decode.h"
 
 int image_apply_orientation(ImageU8 *img, int o, Error *e)
 {
@@ -48,15 +49,22 @@ int image_decode(const uint8_t *data, size_t size, const char *name, ImageU8 *im
     if (size == 0) return err_set(e, "%s: empty file (0 bytes)", name);
     if (size > INT_MAX) return err_set(e, "%s: file too large (%zu bytes)", name, size);
     int w, h, c;
-    /* libstb allocates with the C allocator, so free() releases its buffers. */
-    uint8_t *px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 3);
-    if (!px) return err_set(e, "%s: cannot decode (stb_image: %s)", name, stbi_failure_reason());
+    const int is_jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8;
+    uint8_t *px;
+    if (is_jpeg) {
+        /* libjpeg-turbo, as OpenCV decodes: stb_image's JPEG pixels differ. */
+        if (jpeg_decode_rgb(data, size, name, &px, &w, &h, e)) return -1;
+    } else {
+        /* libstb allocates with the C allocator, so free() releases its buffers. */
+        px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 3);
+        if (!px) return err_set(e, "%s: cannot decode (stb_image: %s)", name, stbi_failure_reason());
+    }
     img->width = w;
     img->height = h;
     img->channels = 3;
     img->pixels = px;
     int o = 1;
-    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8) o = exif_orientation_jpeg(data, size, NULL);
+    if (is_jpeg) o = exif_orientation_jpeg(data, size, NULL);
     if (image_apply_orientation(img, o, e)) {
         image_free(img);
         return err_prefix(e, "%s", name);

@@ -5,17 +5,16 @@
  * twice:
  *
  *   "decoded": the reference run on PNGs of the very pixels yolov5c decodes
- *     from the JPEGs, so both pipelines see the same input. Everything after
- *     the decoder is compared tightly: metrics within 1e-4 (what is left are
- *     float32 rounding differences of the convolutions, e.g. the reference's
- *     fused conv+BN), detect boxes IoU > 0.999 and confidences within 1e-4.
- *   "jpeg": the reference decoding the JPEGs itself (OpenCV's libjpeg-turbo;
- *     we use stb_image). The decoders differ by up to 3 levels on a few
- *     percent of the pixels, which moves confidences by up to ~2e-3; mAP50 and
- *     mAP50-95 stay within the issue's 0.002, while P and R (read at the
- *     maximum of the smoothed mean F1, a point that can jump between nearby
- *     confidences) get 0.02, and detect boxes IoU > 0.98 and confidences
- *     within 3e-3. With a libjpeg-based decoder these become the tight ones.
+ *     from the JPEGs, so both pipelines see the same input whatever the JPEG
+ *     decoders do: everything after the decoder is compared.
+ *   "jpeg": the reference decoding the JPEGs itself with OpenCV. yolov5c
+ *     decodes them with libjpeg-turbo set up as OpenCV does, so the pixels and
+ *     therefore the numbers are the same; this is the comparison a user makes.
+ *
+ * Both get the same tight tolerances: metrics within 1e-4 (20x inside the
+ * issue's 0.002; what is left are float32 rounding differences of the
+ * convolutions, e.g. the reference's fused conv+BN), val losses within 1e-4
+ * relative, detect boxes IoU > 0.999 and confidences within 1e-4.
  *
  * A detection whose confidence lies within the confidence tolerance of the
  * threshold may exist on one side only; such cases are printed. */
@@ -42,7 +41,7 @@ typedef struct {
 } Tolerance;
 
 static const Tolerance DECODED = {"decoded", 1e-4, 1e-4, 1e-4, 1e-4, 0.999, 1e-4, 0.0};
-static const Tolerance JPEG = {"jpeg", 0.02, 0.002, 0.1, 2e-3, 0.98, 3e-3, 0.02};
+static const Tolerance JPEG = {"jpeg", 1e-4, 1e-4, 1e-4, 1e-4, 0.999, 1e-4, 0.0};
 
 static Model model;
 static int model_state; /* 0 not tried, 1 loaded, -1 failed */
