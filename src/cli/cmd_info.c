@@ -125,54 +125,6 @@ static void print_params(const ParamTable *t)
            t->n_buffers, t->n_counters);
 }
 
-static void shape_text(const int64_t *shape, int ndim, int trailing_comma, char *out, size_t cap)
-{
-    size_t len = (size_t)snprintf(out, cap, "(");
-    for (int d = 0; d < ndim && len < cap; d++)
-        len += (size_t)snprintf(out + len, cap - len, d ? ", %lld" : "%lld", (long long)shape[d]);
-    if (len < cap) snprintf(out + len, cap - len, ndim == 1 && trailing_comma ? ",)" : ")");
-}
-
-/* Every state_dict entry present with its shape and a fitting dtype, and
- * nothing else in the file. Prints the first problem; returns -1 on any. */
-static int check_weights(const SafeTensors *st, const ParamTable *t)
-{
-    for (int i = 0; i < t->n_entries; i++) {
-        const ParamEntry *e = &t->entries[i];
-        const StTensor *x = st_find(st, e->key);
-        if (!x) {
-            fprintf(stderr, "yolov5c info: %s: tensor '%s' is missing (the model has %d state_dict entries)\n",
-                    st->path, e->key, t->n_entries);
-            return -1;
-        }
-        int same = x->ndim == e->ndim;
-        for (int d = 0; same && d < e->ndim; d++) same = x->shape[d] == e->shape[d];
-        if (!same) {
-            char got[96], want[96];
-            int64_t want_shape[4];
-            for (int d = 0; d < e->ndim; d++) want_shape[d] = e->shape[d];
-            shape_text(x->shape, x->ndim, 1, got, sizeof got);
-            shape_text(want_shape, e->ndim, 1, want, sizeof want);
-            fprintf(stderr, "yolov5c info: %s: tensor '%s' has shape %s, the model needs %s\n", st->path, e->key,
-                    got, want);
-            return -1;
-        }
-        int is_float = x->dtype == ST_F32 || x->dtype == ST_F16 || x->dtype == ST_BF16 || x->dtype == ST_F64;
-        if (e->kind == ENTRY_COUNTER ? is_float : !is_float) {
-            fprintf(stderr, "yolov5c info: %s: tensor '%s' has dtype %s, the model needs %s\n", st->path, e->key,
-                    st_dtype_name(x->dtype), e->kind == ENTRY_COUNTER ? "an integer" : "a float type");
-            return -1;
-        }
-    }
-    for (int i = 0; i < st->count; i++)
-        if (param_table_find(t, st->tensors[i].name) < 0 && !model_weights_is_training_state(st->tensors[i].name)) {
-            fprintf(stderr, "yolov5c info: %s: tensor '%s' is not part of the model\n", st->path,
-                    st->tensors[i].name);
-            return -1;
-        }
-    return 0;
-}
-
 /* The model for --weights: --cfg when given, else the file's model_yaml
  * metadata; nc from --nc, else the file's nc. */
 static int load_weights_model(const InfoOptions *o, const SafeTensors *st, ModelConfig *cfg, Error *err)
@@ -213,8 +165,10 @@ int cmd_info(int argc, char **argv)
         st_free(&st);
         return 1;
     }
-    if (param_table_build(&cfg, &t, &err) || (o.weights && check_weights(&st, &t))) {
-        if (err.msg[0]) fprintf(stderr, "yolov5c info: %s\n", err.msg);
+    /* The tensors are checked as model_load_weights checks them, without
+     * allocating the model's weights. */
+    if (param_table_build(&cfg, &t, &err) || (o.weights && model_weights_check_tensors(&t, &st, &err))) {
+        fprintf(stderr, "yolov5c info: %s\n", err.msg);
         param_table_free(&t);
         model_config_free(&cfg);
         st_free(&st);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "dist/dist.h"
 
 typedef struct {
     const char *name;
@@ -41,6 +42,14 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version")) {
         printf("yolov5c %s\n", YV5_VERSION);
         return 0;
+    }
+    /* Only training is data-parallel; N copies of val or detect would each
+     * do all the work and write the same files. */
+    if (strcmp(argv[1], "train") != 0 && dist_launcher_world() > 1) {
+        fprintf(stderr, "yolov5c %s: started as one of %d MPI ranks; only 'train' runs under mpirun (use -np 1 or no "
+                        "mpirun)\n",
+                argv[1], dist_launcher_world());
+        return 2;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);

@@ -59,10 +59,13 @@ struct Loader {
     LoaderOptions opt;
     Hyp hyp;
     AugConfig cfg;
-    int n, bs, nb;
+    int n, bs, nb;   /* images in the split, batch size (per rank), batches per epoch */
+    int rank, world; /* this loader's shard of the epoch order (world 1: all of it) */
+    int count;       /* positions per epoch for this rank: ceil(n / world) */
     int *batch_hw;   /* nb x (h, w) */
     int *rect_order; /* sorted positions (rect), else NULL */
-    int *order;      /* dataset index at each position of the current epoch */
+    int *order;      /* dataset index at each of this rank's positions of the current epoch */
+    int *global_order; /* world > 1: the whole epoch's order, padded to count x world */
     int epoch;
     ImageCache cache;
     int cache_on;
@@ -87,7 +90,7 @@ struct Loader {
 
 static inline int batch_count(const Loader *l, int b)
 {
-    int left = l->n - b * l->bs;
+    int left = l->count - b * l->bs;
     return left < l->bs ? left : l->bs;
 }
 
@@ -220,7 +223,7 @@ static int collate(Loader *l, Slot *s, int b, Error *e)
 
 static int task_available(const Loader *l)
 {
-    return l->active && l->next_task < l->n && l->next_task / l->bs < l->window_lo + l->n_slots;
+    return l->active && l->next_task < l->count && l->next_task / l->bs < l->window_lo + l->n_slots;
 }
 
 static void *worker_main(void *arg)
@@ -302,6 +305,7 @@ void loader_close(Loader *l)
     free(l->batch_hw);
     free(l->rect_order);
     free(l->order);
+    free(l->global_order);
     free(l);
 }
 
@@ -371,6 +375,8 @@ static int check_options(const DatasetSplit *split, const LoaderOptions *o, Erro
     if (o->img_size > 16384) return err_set(e, "loader: img_size %d is too large", o->img_size);
     if (o->workers < 0 || o->workers > 1024) return err_set(e, "loader: workers %d out of range 0..1024", o->workers);
     if (!(o->pad >= 0 && o->pad <= 64)) return err_set(e, "loader: pad %g out of range 0..64", (double)o->pad);
+    if (o->world > 1 && (o->rank < 0 || o->rank >= o->world))
+        return err_set(e, "loader: rank %d out of range 0..%d", o->rank, o->world - 1);
     if (o->augment && !o->hyp) return err_set(e, "loader: augmentation needs hyperparameters (hyp is NULL)");
     return 0;
 }
@@ -401,7 +407,12 @@ int loader_open(Loader **out, const DatasetSplit *split, const LoaderOptions *op
     l->opt.hyp = &l->hyp;
     l->n = (int)split->n_images;
     l->bs = opt->batch_size;
-    l->nb = aug_rect_batch_count(l->n, l->bs);
+    l->world = opt->world > 1 ? opt->world : 1;
+    l->rank = l->world > 1 ? opt->rank : 0;
+    l->count = (l->n + l->world - 1) / l->world;
+    /* ceil(ceil(n / world) / bs) = ceil(n / (world * bs)): every rank's batch
+     * b holds a slice of the global batch b. */
+    l->nb = aug_rect_batch_count(l->count, l->bs);
     l->self.loader = l;
     if (opt->rect && opt->shuffle) {
         loader_log(l, "WARNING: --rect is incompatible with shuffling, setting shuffle off");
@@ -414,14 +425,19 @@ int loader_open(Loader **out, const DatasetSplit *split, const LoaderOptions *op
 
     l->batch_hw = malloc(sizeof(int) * 2 * (size_t)l->nb);
     l->order = malloc(sizeof(int) * (size_t)l->n);
-    if (!l->batch_hw || !l->order) goto oom;
+    if (l->world > 1) l->global_order = malloc(sizeof(int) * (size_t)l->count * (size_t)l->world);
+    if (!l->batch_hw || !l->order || (l->world > 1 && !l->global_order)) goto oom;
     if (opt->rect) {
         int *w = malloc(sizeof(int) * (size_t)l->n), *h = malloc(sizeof(int) * (size_t)l->n);
         l->rect_order = malloc(sizeof(int) * (size_t)l->n);
         int rc = !w || !h || !l->rect_order;
         for (int i = 0; !rc && i < l->n; i++) w[i] = split->images[i].width, h[i] = split->images[i].height;
         if (rc) err_set(e, "loader: out of memory");
-        else rc = aug_rect_batch_shapes(w, h, l->n, l->bs, opt->img_size, opt->stride, opt->pad, l->rect_order,
+        else if (aug_rect_batch_count(l->n, l->bs * l->world) != l->nb)
+            rc = err_set(e, "loader: %d rect batches for %d ranks, expected %d", aug_rect_batch_count(l->n, l->bs * l->world),
+                         l->world, l->nb);
+        /* shapes of the global batches (world x bs images each) */
+        else rc = aug_rect_batch_shapes(w, h, l->n, l->bs * l->world, opt->img_size, opt->stride, opt->pad, l->rect_order,
                                         l->batch_hw, e);
         free(w);
         free(h);
@@ -495,10 +511,17 @@ int loader_batch_shape(const Loader *l, int b, int *h, int *w)
 
 static void set_order(Loader *l, int epoch)
 {
-    if (l->rect_order) memcpy(l->order, l->rect_order, sizeof(int) * (size_t)l->n);
-    else if (l->opt.shuffle) loader_permutation(l->opt.seed, epoch, l->n, l->order);
+    int *all = l->world > 1 ? l->global_order : l->order;
+    if (l->rect_order) memcpy(all, l->rect_order, sizeof(int) * (size_t)l->n);
+    else if (l->opt.shuffle) loader_permutation(l->opt.seed, epoch, l->n, all);
     else
-        for (int i = 0; i < l->n; i++) l->order[i] = i;
+        for (int i = 0; i < l->n; i++) all[i] = i;
+    if (l->world == 1) return;
+    /* As PyTorch's DistributedSampler: the order padded to count x world by
+     * repeating its start, rank r taking positions r, r + world, ... */
+    const int padded = l->count * l->world;
+    for (int i = l->n; i < padded; i++) all[i] = all[(i - l->n) % l->n];
+    for (int p = 0; p < l->count; p++) l->order[p] = all[l->rank + p * l->world];
 }
 
 int loader_start_epoch(Loader *l, int epoch, Error *e)

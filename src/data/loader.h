@@ -50,6 +50,13 @@ typedef struct {
     int workers;      /* preparation threads; 0 = prepare on the calling thread */
     int cache_ram;    /* keep resized decoded images in memory (--cache ram) */
     uint64_t seed;
+    /* Data-parallel shard (world > 1): this loader yields rank's part of each
+     * epoch's order, as DistributedSampler splits it (order padded to a
+     * multiple of world, positions rank, rank + world, ...); batch_size is
+     * then the per-rank batch, and rank r's batch b is a slice of the global
+     * batch b of world x batch_size images (rect shapes included). world 0
+     * or 1: the whole order. */
+    int rank, world;
     const Hyp *hyp;   /* augmentation parameters; NULL when augment is 0 */
     /* Where the RAM-cache report ("Caching images (X.XGB ram)", or why not)
      * and option warnings go, one line each; NULL: silent. */

@@ -104,6 +104,11 @@ void draw_box_label(ImageU8 *img, float x1, float y1, float x2, float y2, const 
     int lw = tw + 2 * pad, lh = th + 2 * pad;
     int outside = by1 - lh >= 0; /* fits above the box */
     int top = outside ? by1 - lh : by1;
-    draw_fill_rect(img, bx1, top, bx1 + lw - 1, top + lh - 1, c);
-    draw_text(img, bx1 + pad, top + pad, label, s, draw_text_color_on(c));
+    /* Slide the label left (never past the left edge) rather than cut its end
+     * off when the box touches the right border. */
+    int left = bx1;
+    if (left + lw > img->width) left = img->width - lw;
+    if (left < 0) left = 0;
+    draw_fill_rect(img, left, top, left + lw - 1, top + lh - 1, c);
+    draw_text(img, left + pad, top + pad, label, s, draw_text_color_on(c));
 }

@@ -14,9 +14,16 @@
  * size it is given, places buffers whose lifetimes do not overlap at the same
  * addresses, and carves them from m->arena, which is grown only when a run
  * needs more than any earlier one (call model_reserve with the largest batch
- * and size of each mode in use, and no step allocates afterwards). m->out
- * stays valid until the next forward. Because memory is reused, each train
- * forward allows exactly one backward, as in PyTorch.
+ * and size of each mode in use). A train run is planned for the whole batch,
+ * layer by layer. An eval run is planned per image (model_plan_eval.h): one
+ * image's buffers per thread slot, each slot taking whole images through the
+ * whole network, then the batch's Detect outputs. The layers' per-thread
+ * scratch (nn/thread_scratch.h, the GEMM's packing buffers) grows during the
+ * first run of a size and is brought to the same size on every thread at the
+ * end of a forward and of a backward (thread_caches_sync), so after the first
+ * step of each mode and size no forward or backward allocates. m->out stays
+ * valid until the next forward. Because memory is reused, each train forward
+ * allows exactly one backward, as in PyTorch.
  *
  * Detect output. For level l, pred[l] holds the raw logits in YOLOv5's
  * training layout (batch, anchor, y, x, no) with no = nc + 5: element
@@ -30,7 +37,10 @@
  * intermediate gradient is zeroed just before the first op backward that
  * adds into it, and every consumer adds its share, so a feature map used by
  * several layers (the save-list fan-out, C3 inputs, residual skips) receives
- * the sum of its consumers' gradients. */
+ * the sum of its consumers' gradients. A conv unit's backward then
+ * OVERWRITES its output's gradient with dL/d(BN output) (used as scratch,
+ * conv_bn_act_backward), so after a backward the intermediate gradients are
+ * not dL/d(feature map); only m->grads and the input gradient are results. */
 #ifndef YV5_MODEL_H
 #define YV5_MODEL_H
 
@@ -84,10 +94,17 @@ typedef struct {
     int unit;                 /* OP_CONV: index into table.units */
     int level;                /* OP_HEAD: Detect level */
     int pool_k;               /* OP_MAXPOOL */
-    /* Per run. Saved for backward (train runs): conv output before BN (z),
-     * BN output before the activation (a; aliases the output when act == 0),
-     * batch mean / inverse std, max-pool arg-max. Scratch of the op's forward
-     * and backward (im2col columns, head outputs, BN/SiLU gradients). */
+    /* Per run. Saved for backward (train runs; NULL in eval runs): the conv
+     * output before BN (z); mean, 3*c_out floats: the batch mean (c_out),
+     * then the BN transform the forward applied (2*c_out: the mean's low
+     * part and gamma*invstd, conv_bn_act_forward_train's save_affine), so
+     * the backward recomputes the activation input bit for bit; invstd
+     * (c_out); the max-pool arg-max. a (the BN output before the
+     * activation) is always NULL: the fused conv unit recomputes it instead
+     * of saving it. Scratch of the op's forward and backward (im2col
+     * columns, head outputs, BN/SiLU gradients); in eval runs scratch is slot
+     * 0's and each thread slot uses a shifted copy (model_plan_eval.h), and
+     * an eval max-pool keeps its arg-max there. */
     float *z, *a, *mean, *invstd;
     int32_t *argmax;
     float *scratch, *scratch_bwd;
@@ -148,6 +165,11 @@ typedef struct {
     Graph graph;
     Arena arena;
     DetectOutput out;
+
+    /* Training passes: BatchNorm statistics over all processes of a
+     * data-parallel job (--sync-bn; nn/bn_sync.h). NULL: per process. Not
+     * owned. */
+    const struct BnSync *bn_sync;
 
     /* The last forward: what backward needs to know. */
     int run_n, run_h, run_w;
@@ -236,6 +258,12 @@ void model_weights_meta_free(ModelWeightsMeta *wm);
  * F32, F16, BF16 or F64, counters I64 or I32. Names are taken from the
  * metadata when present (its nc must then match the model). */
 int model_load_weights(Model *m, const char *path, Error *err);
+/* The tensor check model_load_weights makes, on its own (nothing is
+ * loaded): every entry of the state_dict layout t present with its shape and
+ * a dtype the loader reads, and no other tensor (a checkpoint's training
+ * state aside). The error names st->path and the first problem, and counts
+ * the others. */
+int model_weights_check_tensors(const ParamTable *t, const SafeTensors *st, Error *err);
 /* A training checkpoint is a weights file plus the training state under
  * these name prefixes: "raw." (live weights), "momentum." and "adam_v."
  * (optimizer state). Weights readers skip such tensors, so a checkpoint can

@@ -102,7 +102,7 @@ static void pred_to_head(int n, int na, int no, size_t hw, const float *p, float
 
 static ConvBnAct unit_layer(const ConvUnit *u)
 {
-    ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM};
+    ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM, NULL};
     return cba;
 }
 
@@ -135,7 +135,8 @@ static void conv_forward(Model *m, const GraphOp *op, const Pass *ps)
 {
     const ConvUnit *u = &m->table.units[op->unit];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
-    const ConvBnAct cba = unit_layer(u);
+    ConvBnAct cba = unit_layer(u);
+    if (ps->train) cba.sync = m->bn_sync;
     const float *w = m->params + u->weight, *gamma = m->params + u->gamma, *beta = m->params + u->beta;
     const float *xd = data_of(m, ps, op->in[0]);
     float *yd = data_of(m, ps, op->out);
@@ -270,7 +271,8 @@ static void conv_backward(Model *m, const GraphOp *op, int n)
     const ConvUnit *u = &m->table.units[op->unit];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
     const GraphTensor *y = &m->graph.tensors[op->out];
-    const ConvBnAct cba = unit_layer(u);
+    ConvBnAct cba = unit_layer(u);
+    cba.sync = m->bn_sync;
     conv_bn_act_backward(&cba, n, x->h, x->w, x->data, m->params + u->weight, m->params + u->gamma,
                          m->params + u->beta, op->z, op->mean, op->invstd, op->mean + u->c_out, y->grad, x->grad,
                          m->grads + u->weight, m->grads + u->gamma, m->grads + u->beta, op->scratch_bwd);

@@ -199,7 +199,7 @@ static void op_scratch(const Model *m, const GraphOp *op, int n, int train, size
     *fwd = *bwd = 0;
     if (op->kind == OP_CONV) {
         const ConvUnit *u = &m->table.units[op->unit];
-        ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM};
+        ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM, NULL};
         *fwd = conv_bn_act_forward_scratch_floats(&cba, n, ih, iw, train);
         if (train) *bwd = conv_bn_act_backward_scratch_floats(&cba, n, ih, iw);
     } else if (op->kind == OP_HEAD) {

@@ -154,9 +154,8 @@ int model_weights_is_training_state(const char *tensor_name)
     return 0;
 }
 
-static void check_tensors(const Model *m, const SafeTensors *st, Problems *p)
+static void check_tensors(const ParamTable *t, const SafeTensors *st, Problems *p)
 {
-    const ParamTable *t = &m->table;
     char want[96], got[96];
     for (int i = 0; i < t->n_entries; i++) {
         const ParamEntry *e = &t->entries[i];
@@ -170,14 +169,15 @@ static void check_tensors(const Model *m, const SafeTensors *st, Problems *p)
         for (int d = 0; same && d < e->ndim; d++) same = s->shape[d] == e->shape[d];
         if (!same) {
             st_shape_str(s, got, sizeof got);
-            problem(p, "tensor '%s' has shape %s, expected %s", e->key, got, want);
+            problem(p, "tensor '%s' has shape %s, the model needs %s", e->key, got, want);
             continue;
         }
         if (e->kind == ENTRY_COUNTER) {
             if (s->dtype != ST_I64 && s->dtype != ST_I32)
-                problem(p, "tensor '%s' is %s, expected an integer (I64 or I32)", e->key, st_dtype_name(s->dtype));
+                problem(p, "tensor '%s' is %s, the model needs an integer (I64 or I32)", e->key,
+                        st_dtype_name(s->dtype));
         } else if (!is_float_dtype(s->dtype)) {
-            problem(p, "tensor '%s' is %s, expected floating point (F32, F16, BF16 or F64)", e->key,
+            problem(p, "tensor '%s' is %s, the model needs floating point (F32, F16, BF16 or F64)", e->key,
                     st_dtype_name(s->dtype));
         }
     }
@@ -187,6 +187,15 @@ static void check_tensors(const Model *m, const SafeTensors *st, Problems *p)
         st_shape_str(s, got, sizeof got);
         problem(p, "unexpected tensor '%s' of shape %s: the model has no such entry", s->name, got);
     }
+}
+
+int model_weights_check_tensors(const ParamTable *t, const SafeTensors *st, Error *err)
+{
+    Problems p = {{0}, 0};
+    check_tensors(t, st, &p);
+    if (p.count > 1) return err_set(err, "%s: %s (and %d more problems)", st->path, p.first, p.count - 1);
+    if (p.count == 1) return err_set(err, "%s: %s", st->path, p.first);
+    return 0;
 }
 
 /* Parses a decimal int that is the whole string. */
@@ -268,10 +277,7 @@ static int read_names(const SafeTensors *st, const char *path, int nc, char ***o
 static int load_from(Model *m, const SafeTensors *st, const char *path, Error *err)
 {
     if (check_metadata(m, st, path, err) != 0) return -1;
-    Problems p = {{0}, 0};
-    check_tensors(m, st, &p);
-    if (p.count > 1) return err_set(err, "%s: %s (and %d more problems)", path, p.first, p.count - 1);
-    if (p.count == 1) return err_set(err, "%s: %s", path, p.first);
+    if (model_weights_check_tensors(&m->table, st, err) != 0) return -1;
     char **names;
     if (read_names(st, path, m->nc, &names, err) != 0) return -1;
 

@@ -269,9 +269,9 @@ void conv_bn_act_forward_train(const ConvBnAct *u, int n, int h, int w, const fl
 
     /* Batch statistics: the mean of the task means weighted by their sizes,
      * then M2 = Σ (M2_t + n_t (mean_t − mean)²), both in task order. */
-    const double count = (double)n * g.P;
-    const double unbias = count > 1 ? count / (count - 1) : 1.0;
-    const double momentum = u->momentum;
+    double count = (double)n * g.P;
+    /* Per channel (mean, M2) into task 0's pair of that channel, which no
+     * other channel reads. */
     for (int ch = 0; ch < c_out; ch++) {
         double weighted = 0;
         for (int task = 0; task < g.tasks; task++) {
@@ -288,6 +288,14 @@ void conv_bn_act_forward_train(const ConvBnAct *u, int n, int h, int w, const fl
             const double d = st[0] - mean;
             m2 += st[1] + (double)(oy1 - oy0) * g.wo * d * d;
         }
+        s.pairs[(size_t)ch * 2] = mean;
+        s.pairs[(size_t)ch * 2 + 1] = m2;
+    }
+    if (u->sync) u->sync->stats(u->sync->ctx, c_out, &count, s.pairs);
+    const double unbias = count > 1 ? count / (count - 1) : 1.0;
+    const double momentum = u->momentum;
+    for (int ch = 0; ch < c_out; ch++) {
+        const double mean = s.pairs[(size_t)ch * 2], m2 = s.pairs[(size_t)ch * 2 + 1];
         const double var = m2 / count; /* biased, used to normalise */
         const double invstd = 1.0 / sqrt(var + (double)u->eps);
         save_mean[ch] = (float)mean;
@@ -525,7 +533,7 @@ void conv_bn_act_backward(const ConvBnAct *u, int n, int h, int w, const float *
 
     /* As batchnorm_backward: dgamma += Σ dy·x̂, dbeta += Σ dy, and the
      * coefficients of dz = γ·invstd·(da − mean(da) − x̂·mean(da·x̂)). */
-    const double count = (double)n * g.P;
+    double count = (double)n * g.P;
     for (int ch = 0; ch < c_out; ch++) {
         double sum_da = 0, sum_da_xc = 0;
         for (int task = 0; task < g.tasks; task++) {
@@ -534,9 +542,18 @@ void conv_bn_act_backward(const ConvBnAct *u, int n, int h, int w, const float *
             sum_da_xc += st[1];
         }
         const double invstd = save_invstd[ch];
-        const double sum_da_xhat = sum_da_xc * invstd;
-        if (dgamma) dgamma[ch] += (float)sum_da_xhat;
+        /* dgamma and dbeta from this process's batch: the gradient sum over
+         * processes adds the others'. */
+        if (dgamma) dgamma[ch] += (float)(sum_da_xc * invstd);
         if (dbeta) dbeta[ch] += (float)sum_da;
+        s.pairs[(size_t)ch * 2] = sum_da; /* task 0's pair, already read */
+        s.pairs[(size_t)ch * 2 + 1] = sum_da_xc;
+    }
+    if (u->sync) u->sync->sums(u->sync->ctx, c_out, &count, s.pairs);
+    for (int ch = 0; ch < c_out; ch++) {
+        const double sum_da = s.pairs[(size_t)ch * 2], sum_da_xc = s.pairs[(size_t)ch * 2 + 1];
+        const double invstd = save_invstd[ch];
+        const double sum_da_xhat = sum_da_xc * invstd;
         BnActChannel *cc = &s.chans[ch];
         cc->dscale = (float)((double)gamma[ch] * invstd);
         cc->mean_da = (float)(sum_da / count);

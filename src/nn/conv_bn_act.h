@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 
+#include "nn/bn_sync.h"
 #include "nn/conv2d.h"
 
 typedef struct {
@@ -36,6 +37,9 @@ typedef struct {
     int act;         /* 1: SiLU after the BatchNorm, 0: identity */
     float eps;       /* BatchNorm eps (YOLOv5: 1e-3) */
     float momentum;  /* running-stat momentum, PyTorch convention (YOLOv5: 0.03) */
+    /* Training: batch statistics over all processes (SyncBatchNorm, see
+     * nn/bn_sync.h); NULL: this process's batch alone. */
+    const struct BnSync *sync;
 } ConvBnAct;
 
 /* Floats of caller scratch each entry point needs for n images of h x w

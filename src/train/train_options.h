@@ -35,6 +35,7 @@ typedef struct {
     int nosave, noval, noautoanchor, noplots;
     CacheMode cache;
     int multi_scale;
+    int sync_bn;      /* data-parallel runs: BatchNorm statistics over all ranks */
     OptimizerKind optimizer;
     int workers;
     char project[TRAIN_PATH_MAX];

@@ -182,6 +182,12 @@ typedef struct {
     int src_open;
     ResultsText results;
     char weights_dir[TRAIN_PATH_MAX + 16];
+    /* Data-parallel: rank 0 prints and writes; the others run with their
+     * console on /dev/null and report only their own failures. */
+    Dist *dist;
+    int rank, world;
+    FILE *devnull;
+    int failed_elsewhere; /* this rank's error only says another rank failed */
 } Run;
 
 static void run_free(Run *r)
@@ -193,6 +199,38 @@ static void run_free(Run *r)
     free(r->hyp_json);
     free(r->options_json);
     results_text_free(&r->results);
+    if (r->devnull) fclose(r->devnull);
+}
+
+/* After the ranks exchanged {failed, rank 0 failed} (summed): the error of
+ * this rank, if any. Failed ranks print their own reason, except when rank 0
+ * failed too: the same inputs give the same error, and rank 0 prints it. A
+ * rank that is fine gets a message naming how many ranks failed. */
+static int settle_failures(Run *r, int rc, const double failed[2], Error *e)
+{
+    if (rc != 0) {
+        if (r->rank != 0 && failed[1] > 0) r->failed_elsewhere = 1;
+        return rc;
+    }
+    if (failed[0] > 0) {
+        r->failed_elsewhere = 1;
+        return err_set(e, "stopped: %g of %d ranks failed (their messages are above)", failed[0], r->world);
+    }
+    return 0;
+}
+
+/* Data-parallel agreement point: every rank says whether it failed; if any
+ * did, all stop. */
+static int agree(Run *r, int rc, Error *e)
+{
+    if (r->world <= 1) return rc;
+    double failed[2] = {rc != 0, r->rank == 0 && rc != 0};
+    Error ce;
+    if (dist_sum_f64(r->dist, failed, 2, &ce) != 0) {
+        if (rc == 0) *e = ce;
+        return -1;
+    }
+    return settle_failures(r, rc, failed, e);
 }
 
 static int save_checkpoint(Run *r, const char *file, Error *e)
@@ -227,7 +265,7 @@ static int setup_options(Run *r, const TrainOptions *cli, Error *e)
         if (run_dir_of_checkpoint(path, r->opt.save_dir, sizeof r->opt.save_dir, e) != 0) return -1;
         char weights[TRAIN_PATH_MAX + 16];
         snprintf(weights, sizeof weights, "%s/weights", r->opt.save_dir);
-        run_dir_remove_stale_temps(weights);
+        if (r->rank == 0) run_dir_remove_stale_temps(weights);
         if (cli->given & TRAIN_FLAG_EPOCHS) {
             if (cli->epochs <= done)
                 return err_set(e, "%s: the run has trained %d epochs; --epochs %d with --resume must be larger to extend it",
@@ -256,11 +294,13 @@ static int setup_options(Run *r, const TrainOptions *cli, Error *e)
         if (r->opt.weights[0] && !fs_is_file(r->opt.weights)) return err_set(e, "%s: no such weights file", r->opt.weights);
         if (r->opt.cfg[0] && !fs_is_file(r->opt.cfg)) return err_set(e, "%s: no such model YAML", r->opt.cfg);
         if (!fs_is_file(r->opt.data)) return err_set(e, "%s: no such dataset YAML", r->opt.data);
-        if (run_dir_create(r->opt.project, r->opt.name, r->opt.exist_ok, r->opt.save_dir, sizeof r->opt.save_dir, e) != 0)
+        /* rank 0 names and makes the run directory; only it writes there */
+        if (r->rank == 0 &&
+            run_dir_create(r->opt.project, r->opt.name, r->opt.exist_ok, r->opt.save_dir, sizeof r->opt.save_dir, e) != 0)
             return -1;
     }
     snprintf(r->weights_dir, sizeof r->weights_dir, "%s/weights", r->opt.save_dir);
-    if (fs_mkdirs(r->weights_dir, e) != 0) return -1;
+    if (r->rank == 0 && fs_mkdirs(r->weights_dir, e) != 0) return -1;
     print_args(c, &r->opt);
     hyp_print_line(&r->hyp, c->out, c->tty);
 
@@ -270,6 +310,7 @@ static int setup_options(Run *r, const TrainOptions *cli, Error *e)
     stored.resume_path[0] = 0;
     r->options_json = train_options_to_json(&stored);
     if (!r->hyp_json || !r->options_json) return err_set(e, "out of memory");
+    if (r->rank != 0) return 0;
     char path[TRAIN_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/hyp.yaml", r->opt.save_dir);
     if (write_hyp_yaml(&r->hyp, path, e) != 0) return -1;
@@ -350,17 +391,70 @@ static int validate_best(Run *r, Error *e)
     return rc;
 }
 
+/* The end of an epoch on rank 0 (the only rank in a single process):
+ * validation of the EMA model, fitness and early stopping, results.csv and
+ * the checkpoints. results receives the validation results. */
+static int finish_epoch_rank0(Run *r, int epoch, int final, double results[VAL_RESULTS], TrainEpochInfo *out,
+                              int *warned_val, Error *e)
+{
+    const Console *c = &r->con;
+    const TrainEnv *env = r->env;
+    Trainer *t = &r->tr;
+    char csv_path[TRAIN_PATH_MAX + 32];
+    snprintf(csv_path, sizeof csv_path, "%s/results.csv", r->opt.save_dir);
+    /* Validation of the EMA model (every epoch, or only the final one with --noval). */
+    if (!r->opt.noval || final) {
+        if (env->validate) {
+            TrainValContext vc = {&t->ema_model, &r->ds.split[SPLIT_VAL], &t->loss, 2 * r->opt.batch_size,
+                                  t->imgsz, t->gs, 2 * r->opt.workers,
+                                  r->opt.cache == CACHE_RAM || r->opt.cache == CACHE_DISK || r->opt.cache == CACHE_VAL,
+                                  epoch, final, r->opt.save_dir, c->out, 0};
+            if (env->validate(env->validate_ctx, &vc, results, e) != 0) return err_prefix(e, "epoch %d: validation", epoch);
+        } else if (!*warned_val) {
+            fprintf(c->out, "validation: not available yet in yolov5c; metrics and val losses are recorded as 0\n");
+            *warned_val = 1;
+        }
+    }
+    TrainEpochInfo info;
+    trainer_epoch_finish(t, results, &info);
+    char row[1024];
+    results_csv_row(epoch, info.row, row, sizeof row);
+    if (!r->results.len) {
+        char header[1024];
+        results_csv_header(header, sizeof header);
+        if (results_text_append(&r->results, header, e) != 0) return -1;
+    }
+    if (results_text_append(&r->results, row, e) != 0 || results_csv_append(csv_path, row, e) != 0) return -1;
+
+    /* last.safetensors is written last: it marks the epoch as done, so a
+     * run killed while writing the others redoes the epoch on resume and
+     * rewrites them the same. */
+    if (!r->opt.nosave || final) {
+        if (info.improved && save_checkpoint(r, "best.safetensors", e) != 0) return -1;
+        if (r->opt.save_period > 0 && epoch % r->opt.save_period == 0) {
+            char name[64];
+            snprintf(name, sizeof name, "epoch%d.safetensors", epoch);
+            if (save_checkpoint(r, name, e) != 0) return -1;
+        }
+        if (save_checkpoint(r, "last.safetensors", e) != 0) return -1;
+    }
+    *out = info;
+    return 0;
+}
+
 static int run_epochs(Run *r, Error *e, int *interrupted)
 {
     const Console *c = &r->con;
     const TrainEnv *env = r->env;
     Trainer *t = &r->tr;
     const int epochs = r->opt.epochs;
-    char csv_path[TRAIN_PATH_MAX + 32];
-    snprintf(csv_path, sizeof csv_path, "%s/results.csv", r->opt.save_dir);
     int kill_epoch = -1, kill_batch = -1;
     const char *kill_at = getenv("YV5_TRAIN_KILL_AT");
     if (kill_at && sscanf(kill_at, "%d:%d", &kill_epoch, &kill_batch) != 2) kill_epoch = -1;
+    /* Test hook: YV5_TRAIN_FAIL_AT=RANK:EPOCH:BATCH fails that batch on that rank alone. */
+    int fail_rank = -1, fail_epoch = -1, fail_batch = -1;
+    const char *fail_at = getenv("YV5_TRAIN_FAIL_AT");
+    if (fail_at && sscanf(fail_at, "%d:%d:%d", &fail_rank, &fail_epoch, &fail_batch) != 3) fail_rank = -1;
     int warned_val = 0;
     double t0 = progress_now();
     int epoch = t->start_epoch, last_done = -1;
@@ -374,19 +468,34 @@ static int run_epochs(Run *r, Error *e, int *interrupted)
         for (int i = 0;; i++) {
             const Batch *b = NULL;
             int got = r->src.next(r->src.ctx, &b, e);
-            if (got < 0) return err_prefix(e, "epoch %d batch %d", epoch, i);
-            if (got == 0) {
-                if (i != nb) return err_set(e, "epoch %d: the loader gave %d batches, expected %d", epoch, i, nb);
-                break;
-            }
-            if (i >= nb) return err_set(e, "epoch %d: the loader gave more than %d batches", epoch, nb);
+            int rc = 0;
+            if (got < 0) rc = err_prefix(e, "epoch %d batch %d", epoch, i);
+            else if (got == 0 && i != nb) rc = err_set(e, "epoch %d: the loader gave %d batches, expected %d", epoch, i, nb);
+            else if (got == 0) break; /* every rank has nb batches */
+            else if (i >= nb) rc = err_set(e, "epoch %d: the loader gave more than %d batches", epoch, nb);
             TrainBatchInfo info;
-            if (trainer_batch(t, i, b, &info, e) != 0) {
+            memset(&info, 0, sizeof info);
+            if (rc == 0) rc = trainer_batch_compute(t, i, b, &info, e);
+            if (rc == 0 && r->rank == fail_rank && epoch == fail_epoch && i == fail_batch)
+                rc = err_set(e, "epoch %d batch %d: failure injected by YV5_TRAIN_FAIL_AT", epoch, i);
+            const int stop_here = stop_signal || (epoch == env->interrupt_epoch && i == env->interrupt_batch);
+            /* Data-parallel: the ranks agree on failure and stopping before the
+             * gradient sum, and report the loss items averaged over ranks. */
+            double shared[6] = {rc != 0, r->rank == 0 && rc != 0, stop_here, info.box, info.obj, info.cls};
+            if (r->world > 1) {
+                Error ce;
+                if (dist_sum_f64(r->dist, shared, 6, &ce) != 0) rc = rc ? rc : (*e = ce, -1);
+                else rc = settle_failures(r, rc, shared, e);
+                if (rc != 0 && r->failed_elsewhere) err_prefix(e, "epoch %d batch %d", epoch, i);
+                for (int k = 3; k < 6; k++) shared[k] /= r->world;
+            }
+            if (rc == 0) rc = trainer_batch_finish(t, i, shared + 3, &info, e);
+            if (rc != 0) {
                 progress_end(&p);
                 return -1;
             }
             progress_update(&p, i + 1, epoch, epochs, t->mloss, info.instances, info.w);
-            if (info.ni < 3 && !r->opt.noplots) {
+            if (info.ni < 3 && !r->opt.noplots && r->rank == 0) {
                 char path[TRAIN_PATH_MAX + 48];
                 snprintf(path, sizeof path, "%s/train_batch%d.jpg", r->opt.save_dir, (int)info.ni);
                 const char *paths[PLOT_IMAGES_MAX_IMAGES];
@@ -402,7 +511,7 @@ static int run_epochs(Run *r, Error *e, int *interrupted)
                 if (plot_images_write_jpeg(&pi, path, &pe) != 0) fprintf(c->err, "WARNING: %s\n", pe.msg);
             }
             if (epoch == kill_epoch && i == kill_batch) raise(SIGKILL);
-            if (stop_signal || (epoch == env->interrupt_epoch && i == env->interrupt_batch)) {
+            if (shared[2] > 0) {
                 progress_end(&p);
                 *interrupted = 1;
                 fprintf(c->err, "\nInterrupted at epoch %d batch %d. ", epoch, i);
@@ -415,44 +524,27 @@ static int run_epochs(Run *r, Error *e, int *interrupted)
         }
         progress_end(&p);
 
-        /* Validation of the EMA model (every epoch, or only the final one with --noval). */
         double results[VAL_RESULTS] = {0};
-        int final = trainer_final_epoch(t);
-        if (!r->opt.noval || final) {
-            if (env->validate) {
-                TrainValContext vc = {&t->ema_model, &r->ds.split[SPLIT_VAL], &t->loss, 2 * r->opt.batch_size,
-                                      t->imgsz, t->gs, 2 * r->opt.workers,
-                                      r->opt.cache == CACHE_RAM || r->opt.cache == CACHE_DISK || r->opt.cache == CACHE_VAL,
-                                      epoch, final, r->opt.save_dir, c->out, 0};
-                if (env->validate(env->validate_ctx, &vc, results, e) != 0) return err_prefix(e, "epoch %d: validation", epoch);
-            } else if (!warned_val) {
-                fprintf(c->out, "validation: not available yet in yolov5c; metrics and val losses are recorded as 0\n");
-                warned_val = 1;
-            }
-        }
+        const int final = trainer_final_epoch(t);
         TrainEpochInfo info;
-        trainer_epoch_finish(t, results, &info);
-        char row[1024];
-        results_csv_row(epoch, info.row, row, sizeof row);
-        if (!r->results.len) {
-            char header[1024];
-            results_csv_header(header, sizeof header);
-            if (results_text_append(&r->results, header, e) != 0) return -1;
-        }
-        if (results_text_append(&r->results, row, e) != 0 || results_csv_append(csv_path, row, e) != 0) return -1;
-
-        /* last.safetensors is written last: it marks the epoch as done, so a
-         * run killed while writing the others redoes the epoch on resume and
-         * rewrites them the same. */
-        if (!r->opt.nosave || final) {
-            if (info.improved && save_checkpoint(r, "best.safetensors", e) != 0) return -1;
-            if (r->opt.save_period > 0 && epoch % r->opt.save_period == 0) {
-                char name[64];
-                snprintf(name, sizeof name, "epoch%d.safetensors", epoch);
-                if (save_checkpoint(r, name, e) != 0) return -1;
+        int erc = r->rank == 0 ? finish_epoch_rank0(r, epoch, final, results, &info, &warned_val, e) : 0;
+        if (r->world > 1) {
+            /* rank 0's results (and whether it failed) to every rank, so all
+             * take the same early-stopping and best-fitness decisions */
+            double shared[1 + VAL_RESULTS] = {erc != 0};
+            memcpy(shared + 1, results, sizeof(double) * VAL_RESULTS);
+            Error ce;
+            if (dist_bcast(r->dist, shared, sizeof shared, 0, &ce) != 0) return erc ? erc : (*e = ce, -1);
+            if (r->rank != 0) {
+                if (shared[0] != 0) {
+                    r->failed_elsewhere = 1;
+                    return err_set(e, "stopped: rank 0 failed at the end of epoch %d", epoch);
+                }
+                memcpy(results, shared + 1, sizeof(double) * VAL_RESULTS);
+                trainer_epoch_finish(t, results, &info);
             }
-            if (save_checkpoint(r, "last.safetensors", e) != 0) return -1;
         }
+        if (erc != 0) return -1;
         last_done = epoch;
         if (env->interrupt_epoch == epoch && env->interrupt_batch < 0) {
             *interrupted = 1;
@@ -469,7 +561,13 @@ static int run_epochs(Run *r, Error *e, int *interrupted)
     }
     char b[TRAIN_PATH_MAX + 64];
     fprintf(c->out, "\n%d epochs completed in %.3f hours.\n", epoch - t->start_epoch, (progress_now() - t0) / 3600.0);
-    if (env->validate && validate_best(r, e) != 0) return -1;
+    if (r->world > 1) {
+        double batches = (double)(epoch - t->start_epoch) * (double)t->cfg.nb;
+        fprintf(c->out, "Data-parallel: %d ranks, %.3f s in communication (%.2f ms per batch: agreement, gradient sum%s)\n",
+                r->world, r->dist->comm_seconds, batches > 0 ? 1e3 * r->dist->comm_seconds / batches : 0.0,
+                r->opt.sync_bn ? ", BatchNorm statistics" : "");
+    }
+    if (env->validate && r->rank == 0 && validate_best(r, e) != 0) return -1;
     fprintf(c->out, "Results saved to %s\n", bold(c, r->opt.save_dir, b, sizeof b));
     if (last_done >= 0 || !r->opt.nosave)
         fprintf(c->out, "Weights: %s/last.safetensors (EMA weights + training state), %s/best.safetensors\n",
@@ -494,42 +592,92 @@ static int run_autoanchor(void *ctx, Model *model, int imgsz, Error *e)
     rng_seed_stream(&rng, r->opt.seed ^ AUTOANCHOR_STREAM, 0, 0);
     AutoAnchorResult res;
     Error ae = {{0}};
-    if (model_check_anchors(model, &r->ds.split[SPLIT_TRAIN], &ao, &rng, &res, &ae) != 0)
+    if (r->rank == 0 && model_check_anchors(model, &r->ds.split[SPLIT_TRAIN], &ao, &rng, &res, &ae) != 0)
         fprintf(r->con.out, "AutoAnchor: ERROR: %s\n", ae.msg);
+    /* rank 0's anchors (the buffers hold them) for every rank */
+    if (r->world > 1 && dist_bcast(r->dist, model->buffers, model->table.n_buffers * sizeof(float), 0, e) != 0) return -1;
+    return 0;
+}
+
+/* FNV-1a of the training state every rank must share (weights, EMA,
+ * optimizer state), to catch ranks that started from different files. */
+static uint64_t state_hash(const Trainer *t)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const void *blocks[3] = {t->model.params, t->ema_model.params, t->model.buffers};
+    const size_t sizes[3] = {t->model.table.n_params * sizeof(float), t->ema_model.table.n_params * sizeof(float),
+                             t->model.table.n_buffers * sizeof(float)};
+    for (int k = 0; k < 3; k++) {
+        const unsigned char *p = blocks[k];
+        for (size_t i = 0; i < sizes[k]; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int check_same_state(Run *r, Error *e)
+{
+    if (r->world <= 1) return 0;
+    uint64_t h = state_hash(&r->tr);
+    double mine[2] = {(double)(h >> 32), (double)(h & 0xffffffffu)};
+    const double *all;
+    if (dist_allgather_f64(r->dist, mine, 2, &all, e) != 0) return -1;
+    for (int k = 1; k < r->world; k++)
+        if (all[2 * k] != all[0] || all[2 * k + 1] != all[1])
+            return err_set(e, "rank %d starts from other weights than rank 0 (are the --weights / --resume files the same "
+                              "on every host?)",
+                           k);
     return 0;
 }
 
 static int train_run(Run *r, const TrainOptions *cli, Error *e, int *interrupted)
 {
     const Console *c = &r->con;
-    if (setup_options(r, cli, e) != 0) return -1;
     Model model;
     memset(&model, 0, sizeof model);
-    if (setup_data_and_model(r, &model, e) != 0) {
+    int rc = 0;
+    if (r->world > 1 && !cli->resume && cli->batch_size % r->world != 0) /* before the run directory is made */
+        rc = err_set(e, "--batch-size %d must be a multiple of the number of ranks (%d): it is the global batch, split "
+                        "evenly across them",
+                     cli->batch_size, r->world);
+    if (rc == 0) rc = setup_options(r, cli, e);
+    if (rc == 0 && r->world > 1 && r->opt.batch_size % r->world != 0)
+        rc = err_set(e, "--batch-size %d must be a multiple of the number of ranks (%d): it is the global batch, split "
+                        "evenly across them",
+                     r->opt.batch_size, r->world);
+    if (rc == 0) rc = setup_data_and_model(r, &model, e);
+    if (agree(r, rc, e) != 0) {
         model_free(&model);
         return -1;
     }
     const DatasetSplit *train = &r->ds.split[SPLIT_TRAIN];
-    int bs = r->opt.batch_size;
-    int64_t nb = ((int64_t)train->n_images + bs - 1) / bs;
+    const int bs = r->opt.batch_size, rank_bs = bs / r->world;
+    /* batches per epoch: every rank has ceil(n / world) samples (DistributedSampler) */
+    const int64_t per_rank = ((int64_t)train->n_images + r->world - 1) / r->world;
+    const int64_t nb = (per_rank + rank_bs - 1) / rank_bs;
+    if (r->world > 1)
+        fprintf(c->out, "Data-parallel: %d ranks, batch %d = %d x %d per rank, BatchNorm statistics %s\n", r->world, bs,
+                r->world, rank_bs, r->opt.sync_bn ? "over all ranks (--sync-bn)" : "per rank");
     TrainerConfig tc = {r->opt.optimizer, r->opt.epochs, bs, r->opt.imgsz, r->opt.multi_scale, r->opt.cos_lr,
-                        r->opt.patience, r->opt.freeze, r->opt.n_freeze, r->opt.seed, nb, !r->ck_open, NULL, NULL};
+                        r->opt.patience, r->opt.freeze, r->opt.n_freeze, r->opt.seed, nb, !r->ck_open, NULL, NULL,
+                        r->dist, rank_bs, r->opt.sync_bn};
     if (!r->opt.noautoanchor) {
         tc.autoanchor = run_autoanchor;
         tc.autoanchor_ctx = r;
     }
-    if (trainer_create(&r->tr, &tc, &r->hyp, &model, r->ck_open ? &r->ck : NULL, c->out, e) != 0) {
-        model_free(&model);
-        return -1;
-    }
-    r->tr_open = 1;
+    rc = trainer_create(&r->tr, &tc, &r->hyp, &model, r->ck_open ? &r->ck : NULL, c->out, e);
+    if (rc != 0) model_free(&model);
+    else r->tr_open = 1;
+    if (rc == 0) rc = check_same_state(r, e);
+    if (agree(r, rc, e) != 0) return -1;
     Trainer *t = &r->tr;
 
     /* Training batches (step 11). */
     if (r->opt.rect) fprintf(c->out, "WARNING: --rect is incompatible with DataLoader shuffle, setting shuffle=False\n");
     LoaderOptions lo;
     memset(&lo, 0, sizeof lo);
-    lo.batch_size = bs;
+    lo.batch_size = rank_bs;
+    lo.rank = r->rank;
+    lo.world = r->world;
     lo.img_size = t->imgsz;
     lo.stride = t->gs;
     lo.augment = 1;
@@ -541,27 +689,30 @@ static int train_run(Run *r, const TrainOptions *cli, Error *e, int *interrupted
     lo.seed = r->opt.seed;
     lo.hyp = &r->hyp;
     lo.log = c->out;
-    if (!r->env->open_source) return err_set(e, "no batch source (data loader) configured");
-    if (r->env->open_source(&r->src, train, &lo, e) != 0) return err_prefix(e, "train loader");
-    r->src_open = 1;
-    if (r->src.batches(r->src.ctx) != nb)
-        return err_set(e, "train loader: %d batches per epoch, expected %lld", r->src.batches(r->src.ctx), (long long)nb);
+    if (!r->env->open_source) rc = err_set(e, "no batch source (data loader) configured");
+    else if (r->env->open_source(&r->src, train, &lo, e) != 0) rc = err_prefix(e, "train loader");
+    else r->src_open = 1;
+    if (rc == 0 && r->src.batches(r->src.ctx) != nb)
+        rc = err_set(e, "train loader: %d batches per epoch, expected %lld", r->src.batches(r->src.ctx), (long long)nb);
+    if (agree(r, rc, e) != 0) return -1;
 
     /* results.csv: as the checkpoint had it when resuming; otherwise appended to. */
     char csv_path[TRAIN_PATH_MAX + 32];
     snprintf(csv_path, sizeof csv_path, "%s/results.csv", r->opt.save_dir);
-    if (r->ck_open) {
+    if (r->rank != 0) {
+        /* only rank 0 keeps results.csv */
+    } else if (r->ck_open) {
         if (results_text_set(&r->results, r->ck.results_csv, e) != 0 ||
             results_csv_rewrite(csv_path, r->results.text, e) != 0)
-            return -1;
+            rc = -1;
     } else if (fs_is_file(csv_path)) {
         unsigned char *data = NULL;
         size_t size = 0;
-        if (fs_read_file(csv_path, &data, &size, e) != 0) return -1;
-        int rc = results_text_set(&r->results, (const char *)data, e);
+        rc = fs_read_file(csv_path, &data, &size, e);
+        if (rc == 0) rc = results_text_set(&r->results, (const char *)data, e);
         free(data);
-        if (rc != 0) return -1;
     }
+    if (agree(r, rc, e) != 0) return -1;
     char b[TRAIN_PATH_MAX + 64];
     fprintf(c->out, "Image sizes %d train, %d val\nUsing %d dataloader workers\nLogging results to %s\nStarting training for %d epochs...\n",
             t->imgsz, t->imgsz, r->opt.workers, bold(c, r->opt.save_dir, b, sizeof b), r->opt.epochs);
@@ -584,6 +735,22 @@ int train_main(int argc, char **argv, const TrainEnv *env_in)
     r->con.out = env_in->out ? env_in->out : stdout;
     r->con.err = env_in->err ? env_in->err : stderr;
     r->con.tty = env_in->tty >= 0 ? env_in->tty : isatty(fileno(r->con.out));
+    r->dist = env_in->dist;
+    r->rank = r->dist && r->dist->world > 1 ? r->dist->rank : 0;
+    r->world = r->dist && r->dist->world > 1 ? r->dist->world : 1;
+    FILE *fatal = r->con.err; /* a rank's own failure is always reported */
+    if (r->rank != 0) {
+        r->devnull = fopen("/dev/null", "w");
+        if (!r->devnull) {
+            fprintf(fatal, "yolov5c train: rank %d: cannot open /dev/null: %s\n", r->rank, strerror(errno));
+            free(r);
+            return 1;
+        }
+        r->con.out = r->con.err = r->devnull;
+    }
+    /* mpirun hands its ranks a pseudo-terminal whatever it writes to:
+     * plain progress lines, no escapes. */
+    if (r->world > 1) r->con.tty = 0;
 
     TrainOptions *cli = calloc(1, sizeof *cli);
     Error e = {{0}};
@@ -599,12 +766,15 @@ int train_main(int argc, char **argv, const TrainEnv *env_in)
                           "--project (where to find the newest run) may be given with it");
     }
     if (prc != 0) {
+        FILE *usage_out = r->con.err; /* every rank parses the same argv: rank 0 speaks */
+        if (prc != 1) {
+            fprintf(usage_out, "yolov5c train: %s\n\n", e.msg);
+            train_usage(usage_out);
+        }
         free(cli);
+        run_free(r);
         free(r);
-        if (prc == 1) return 0;
-        fprintf(env_in->err ? env_in->err : stderr, "yolov5c train: %s\n\n", e.msg);
-        train_usage(env_in->err ? env_in->err : stderr);
-        return 2;
+        return prc == 1 ? 0 : 2;
     }
 
     struct sigaction sa, old_int, old_term;
@@ -618,8 +788,11 @@ int train_main(int argc, char **argv, const TrainEnv *env_in)
     int interrupted = 0;
     int rc = train_run(r, cli, &e, &interrupted);
     int status = 0;
-    if (rc != 0) status = fail(&r->con, "%s", e.msg);
-    else if (interrupted) status = 130;
+    if (rc != 0 && r->rank == 0) status = fail(&r->con, "%s", e.msg);
+    else if (rc != 0) {
+        status = 1;
+        if (!r->failed_elsewhere) fprintf(fatal, "yolov5c train: rank %d of %d: %s\n", r->rank, r->world, e.msg);
+    } else if (interrupted) status = 130;
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

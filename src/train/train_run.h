@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "dist/dist.h"
 #include "loss/loss.h"
 #include "model/model.h"
 #include "train/batch_source.h"
@@ -54,6 +55,11 @@ typedef struct {
     /* Test hooks (-1: off): act as if SIGINT arrived after batch interrupt_batch
      * of epoch interrupt_epoch (interrupt_batch -1: after that epoch's checkpoint). */
     int interrupt_epoch, interrupt_batch;
+    /* Data-parallel group (dist/dist.h) when started under mpirun; NULL or a
+     * world of one: a single process. Rank 0 alone prints, validates and
+     * writes the run directory; every rank trains on its shard of each
+     * global batch and the gradients are summed before the step. */
+    Dist *dist;
 } TrainEnv;
 
 /* Sets every field to its default (stdout, stderr, isatty, no validation,

@@ -22,6 +22,7 @@ void trainer_free(Trainer *t)
     optimizer_free(&t->opt);
     loss_free(&t->loss);
     free(t->ms_images);
+    dist_bn_sync_free(&t->bn_sync);
     memset(t, 0, sizeof *t);
 }
 
@@ -151,15 +152,22 @@ int trainer_create(Trainer *t, const TrainerConfig *cfg, const Hyp *hyp, Model *
         if (loss_config_from_hyp(&lc, &t->hyp, m->cfg.nl, e) != 0 || loss_init(&t->loss, &lm, &lc, e) != 0) rc = -1;
     }
 
-    /* Memory for the largest batch this run can see. */
+    /* Data-parallel BatchNorm. */
+    if (rc == 0 && cfg->sync_bn && cfg->dist && cfg->dist->world > 1) {
+        dist_bn_sync_init(&t->bn_sync, cfg->dist);
+        m->bn_sync = &t->bn_sync.hook;
+    }
+
+    /* Memory for the largest batch this run can see (this rank's share). */
+    const int local_bs = cfg->rank_batch_size > 0 ? cfg->rank_batch_size : cfg->batch_size;
     if (rc == 0) {
         int size = cfg->multi_scale ? multiscale_max_size(t->imgsz, t->gs) : t->imgsz;
         if (cfg->multi_scale) {
-            t->ms_cap = (size_t)cfg->batch_size * (size_t)m->cfg.ch_in * (size_t)size * (size_t)size;
+            t->ms_cap = (size_t)local_bs * (size_t)m->cfg.ch_in * (size_t)size * (size_t)size;
             t->ms_images = malloc(t->ms_cap * sizeof(float));
             if (!t->ms_images) rc = err_set(e, "trainer: out of memory for the multi-scale batch (%dx%d)", size, size);
         }
-        if (rc == 0) rc = model_reserve(m, cfg->batch_size, size, size, MODEL_TRAIN, e);
+        if (rc == 0) rc = model_reserve(m, local_bs, size, size, MODEL_TRAIN, e);
     }
     if (rc != 0) trainer_free(t);
     return rc;
@@ -178,7 +186,7 @@ void trainer_epoch_begin(Trainer *t, int epoch)
     t->batches_done = 0;
 }
 
-int trainer_batch(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error *e)
+int trainer_batch_compute(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error *e)
 {
     Model *m = &t->model;
     const int epoch = t->epoch;
@@ -236,8 +244,19 @@ int trainer_batch(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error
         return err_set(e, "non-finite loss at epoch %d batch %d (box %g, obj %g, cls %g): training stopped", epoch, i,
                        lr.box, lr.obj, lr.cls);
     if (model_backward(m, NULL, NULL, e) != 0) return err_prefix(e, "epoch %d batch %d: backward", epoch, i);
+    return 0;
+}
 
-    if (optimizer_step_due(ni, t->last_opt_step, sp.accumulate)) {
+int trainer_batch_finish(Trainer *t, int i, const double items_in[3], TrainBatchInfo *info, Error *e)
+{
+    Model *m = &t->model;
+    const int epoch = t->epoch;
+    const int64_t ni = info->ni;
+    if (optimizer_step_due(ni, t->last_opt_step, info->accumulate)) {
+        /* the gradient of the sum of the ranks' losses (YOLOv5 DDP: loss x
+         * WORLD_SIZE, then DDP's average) */
+        if (t->cfg.dist && dist_sum_f32(t->cfg.dist, m->grads, m->table.n_params, e) != 0)
+            return err_prefix(e, "epoch %d batch %d: gradient sum over ranks", epoch, i);
         ClipResult cr;
         if (clip_grad_norm(&m->table, t->trainable, m->grads, CLIP_GRAD_MAX_NORM, t->entry_norms, &cr, e) != 0)
             return err_prefix(e, "non-finite gradient at epoch %d batch %d: training stopped", epoch, i);
@@ -251,11 +270,18 @@ int trainer_batch(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error
     }
 
     /* mloss = (mloss * i + loss_items) / (i + 1), float32 tensors in torch */
-    const float items[3] = {(float)lr.box, (float)lr.obj, (float)lr.cls};
+    const float items[3] = {(float)items_in[0], (float)items_in[1], (float)items_in[2]};
     for (int k = 0; k < 3; k++) t->mloss[k] = (t->mloss[k] * (float)i + items[k]) / (float)(i + 1);
     for (int j = 0; j < 3; j++) t->lr_last[j] = t->opt.group[optim_torch_group(j)].lr;
     t->batches_done = i + 1;
     return 0;
+}
+
+int trainer_batch(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error *e)
+{
+    if (trainer_batch_compute(t, i, b, info, e) != 0) return -1;
+    const double items[3] = {info->box, info->obj, info->cls};
+    return trainer_batch_finish(t, i, items, info, e);
 }
 
 int trainer_final_epoch(const Trainer *t)

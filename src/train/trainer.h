@@ -27,6 +27,8 @@
 
 #include "core/error.h"
 #include "data/loader.h"
+#include "dist/dist.h"
+#include "dist/dist_bn_sync.h"
 #include "hyp/hyp.h"
 #include "loss/loss.h"
 #include "model/model.h"
@@ -57,6 +59,13 @@ typedef struct {
      * and the loss, which reads the anchors it leaves. NULL: skipped. */
     int (*autoanchor)(void *ctx, Model *model, int imgsz, Error *e);
     void *autoanchor_ctx;
+    /* Data-parallel (dist with world > 1): batch_size is the global batch,
+     * rank_batch_size this rank's share of it; gradients are summed over the
+     * ranks before clipping, so every rank takes the same step. NULL / 0:
+     * one process. */
+    Dist *dist;
+    int rank_batch_size;
+    int sync_bn;       /* BatchNorm batch statistics over all ranks (--sync-bn) */
 } TrainerConfig;
 
 typedef struct {
@@ -89,6 +98,7 @@ typedef struct {
 
     float *ms_images;    /* multi-scale batch buffer */
     size_t ms_cap;
+    DistBnSync bn_sync;  /* --sync-bn: the model's BN hook */
 } Trainer;
 
 /* Takes ownership of *model (left zeroed). hyp: the unscaled hyperparameters
@@ -112,10 +122,20 @@ typedef struct {
     int accumulate;
 } TrainBatchInfo;
 
-/* Batch i of the current epoch. Fails on a non-finite loss or gradient
- * (message names the epoch and batch) or a model/loss error; the weights are
- * then unusable, the caller stops without saving. */
+/* Batch i of the current epoch: trainer_batch_compute then
+ * trainer_batch_finish with this batch's loss items. Fails on a non-finite
+ * loss or gradient (message names the epoch and batch) or a model/loss
+ * error; the weights are then unusable, the caller stops without saving. */
 int trainer_batch(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error *e);
+
+/* The two halves, for data-parallel runs, where the ranks agree between them
+ * (every rank computed its batch, the loss items averaged over ranks):
+ * compute runs forward, loss and backward (gradients accumulate); finish
+ * folds items (box, obj, cls) into the running means and, when the step is
+ * due, sums the gradients over the ranks, clips, steps and updates the EMA.
+ * Every rank calls finish for every batch. */
+int trainer_batch_compute(Trainer *t, int i, const Batch *b, TrainBatchInfo *info, Error *e);
+int trainer_batch_finish(Trainer *t, int i, const double items[3], TrainBatchInfo *info, Error *e);
 
 /* train.py's final_epoch: the last epoch, or early stopping may stop after it. */
 int trainer_final_epoch(const Trainer *t);

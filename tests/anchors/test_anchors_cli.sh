@@ -4,33 +4,8 @@
 # seed, and the exit codes (0 ok, 1 bad input, 2 bad usage).
 # Prints ok/FAIL lines and "RESULT <passed> <failed>".
 set -u
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${YV5_BIN:-./yolov5c}
-case $bin in /*) ;; *) bin=$repo/${bin#./} ;; esac
-cd "$repo"
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; echo "    output:"; printf '%s\n' "$out" | tail -n 12 | sed 's/^/    | /'; fi; }
-
-if [ ! -x "$bin" ]; then
-    fail "binary $bin not found (build it with make)"
-    echo "RESULT $passed $failed"
-    exit 1
-fi
-if ! "$bin" anchors --help >/dev/null 2>&1; then
-    # Registered in src/cli/main.c by its owner; until then
-    # tests/anchors/test_anchors_cmd covers the command in-process.
-    out=""
-    check "yolov5c runs (anchors command not registered yet: CLI checks skipped)" '"$bin" --help >/dev/null'
-    echo "RESULT $passed $failed"
-    [ "$failed" -eq 0 ]
-    exit
-fi
-
-tmp=$(mktemp -d /tmp/yv5_anchors_cli_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib.sh" || exit 1
+require_command anchors
 
 out=$("$bin" dataset --generate-shapes "$tmp/shapes" --train 40 --val 10 --img 160 2>&1); rc=$?
 check "shapes dataset generated" '[ $rc -eq 0 ] && [ -f "$tmp/shapes/shapes.yaml" ]'
@@ -52,5 +27,4 @@ check "no --data: exit 2" '[ $rc -eq 2 ]'
 out=$("$bin" anchors --data "$tmp/missing.yaml" 2>&1); rc=$?
 check "missing data YAML: exit 1" '[ $rc -eq 1 ]'
 
-echo "RESULT $passed $failed"
-[ "$failed" -eq 0 ]
+finish

@@ -5,31 +5,9 @@
 # (--preview, --hyp, output folders), and the error exits.
 # Prints ok/FAIL lines and "RESULT <passed> <failed>".
 set -u
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${YV5_BIN:-./yolov5c}
-case $bin in /*) ;; *) bin=$repo/${bin#./} ;; esac
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL - $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+. "$(dirname "$0")/../lib.sh" || exit 1
+require_command dataset
 
-if [ ! -x "$bin" ]; then
-    fail "binary $bin not found (build it with make)"
-    echo "RESULT $passed $failed"
-    exit 1
-fi
-if ! "$bin" dataset --help >/dev/null 2>&1; then
-    # The subcommand is registered in src/cli/main.c by its owner; until then
-    # tests/data/test_dataset_cmd covers the command in-process.
-    check "yolov5c runs (dataset command not registered yet: CLI checks skipped)" '"$bin" --help >/dev/null'
-    echo "RESULT $passed $failed"
-    [ "$failed" -eq 0 ]
-    exit
-fi
-
-tmp=$(mktemp -d /tmp/yv5_cli_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/work" "$tmp/datasets"
 
 out=$("$bin" dataset --generate-shapes "$tmp/datasets/shapes" --train 12 --val 4 --img 128 --seed 3 2>&1); rc=$?
@@ -89,5 +67,4 @@ check "--preview needs --img a multiple of 32: exit 2" '[ $rc -eq 2 ] && grep -q
 out=$("$bin" dataset --data "$tmp/datasets/shapes/shapes.yaml" --img 128 --preview 1 --out /proc/nope/x 2>&1); rc=$?
 check "--preview into an unwritable place: exit 1" '[ $rc -eq 1 ] && grep -q "/proc/nope" <<<"$out"'
 
-echo "RESULT $passed $failed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,13 +1,12 @@
 /* `yolov5c dataset` run in-process (the command's source is compiled into this
  * test), so it is tested before and independently of its registration in
  * main.c; tests/data/test_dataset_cli.sh runs the real binary. */
-#include <fcntl.h>
 #include <stdarg.h>
-#include <unistd.h>
 
 #include "cli/cmd_dataset.c"
-#include "data_test_util.h"
 #include "test.h"
+#include "util/capture.h"
+#include "util/temp_dataset.h"
 
 static char *g_dir;
 
@@ -28,32 +27,11 @@ static char g_out[1 << 16], g_err[1 << 16];
 /* Runs cmd_dataset with stdout and stderr captured into g_out and g_err. */
 static int run(int argc, const char **argv)
 {
-    char *fo = tmp_path("stdout.txt"), *fe = tmp_path("stderr.txt");
-    fflush(stdout);
-    fflush(stderr);
-    int save_out = dup(1), save_err = dup(2);
-    int o = open(fo, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(fe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(o, 1);
-    dup2(e, 2);
-    int rc = cmd_dataset(argc, (char **)argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(save_out, 1);
-    dup2(save_err, 2);
-    close(o);
-    close(e);
-    close(save_out);
-    close(save_err);
-    size_t n;
-    unsigned char *d = slurp(fo, &n);
-    snprintf(g_out, sizeof g_out, "%s", d ? (char *)d : "");
-    free(d);
-    d = slurp(fe, &n);
-    snprintf(g_err, sizeof g_err, "%s", d ? (char *)d : "");
-    free(d);
-    free(fo);
-    free(fe);
-    return rc;
+    CliRun r = cli_run_args(cmd_dataset, argc, (char **)argv);
+    snprintf(g_out, sizeof g_out, "%s", r.out ? r.out : "");
+    snprintf(g_err, sizeof g_err, "%s", r.err ? r.err : "");
+    cli_run_free(&r);
+    return r.rc;
 }
 
 /* run("dataset", args..., NULL) */

@@ -5,7 +5,7 @@
 #include <stb/stb_image_write.h>
 
 #include "data/image.h"
-#include "data_test_util.h"
+#include "util/temp_dataset.h"
 #include "test.h"
 
 static char *g_dir;

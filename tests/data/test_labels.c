@@ -3,7 +3,7 @@
  * duplicate and polygon cases were produced by v7.0's verify_image_label on
  * the same files (float32 values printed with %.9g). */
 #include "data/labels.h"
-#include "data_test_util.h"
+#include "util/temp_dataset.h"
 #include "test.h"
 
 static char *g_dir;

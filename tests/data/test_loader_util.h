@@ -4,7 +4,7 @@
 #ifndef YV5_TEST_LOADER_UTIL_H
 #define YV5_TEST_LOADER_UTIL_H
 
-#include "data/data_test_util.h"
+#include "util/temp_dataset.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/shapes.h"

@@ -5,7 +5,6 @@
  * others still processed, exit status 1), and usage / weights errors. */
 #include "test.h"
 
-#include <regex.h>
 #include <sys/stat.h>
 
 #include <stb/stb_image_write.h>
@@ -15,7 +14,7 @@
 #include "detect/detect_annotate.h"
 #include "detect/detect_cli.h"
 #include "draw/draw.h"
-#include "val/cli_capture.h"
+#include "util/capture.h"
 #include "val/val_fixture.h"
 
 static char tmp[256], images[320];
@@ -51,24 +50,6 @@ static void setup(void)
     snprintf(path, sizeof path, "%s/notes.txt", images);
     f = fopen(path, "w");
     if (f) fclose(f);
-}
-
-static int has(const char *text, const char *needle) { return text && strstr(text, needle) != NULL; }
-
-static int count_matching(const char *text, const char *pattern)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE) != 0) return -1;
-    int n = 0;
-    const char *p = text;
-    regmatch_t m;
-    while (p && *p && regexec(&re, p, 1, &m, 0) == 0) {
-        n++;
-        p += m.rm_eo;
-        if (*p) p++;
-    }
-    regfree(&re);
-    return n;
 }
 
 static int file_size(const char *path)
@@ -113,13 +94,13 @@ static void folder_with_an_unreadable_image(void)
     CliRun r = cli_run(detect_cli_main, argv);
     /* 5 images listed (the .txt is not one), broken.jpg skipped, the rest done */
     CHECK(r.rc == 1, "exit status 1 when an image was skipped (got %d)", r.rc);
-    CHECK(count_matching(r.out, "^image [1-5]/5 /[^ ]+\\.(jpg|png): [0-9]+x[0-9]+ ([0-9]+ [a-z]+, )*"
-                                "(\\(no detections\\), )?[0-9.]+ms$") == 4,
+    CHECK(count_lines_matching(r.out, "^image [1-5]/5 /[^ ]+\\.(jpg|png): [0-9]+x[0-9]+ ([0-9]+ [a-z]+, )*"
+                                      "(\\(no detections\\), )?[0-9.]+ms$") == 4,
           "four processed images reported");
-    CHECK(count_matching(r.err, "^image 4/5 /[^ ]+/broken\\.jpg: skipped: ") == 1, "broken.jpg reported");
+    CHECK(count_lines_matching(r.err, "^image 4/5 /[^ ]+/broken\\.jpg: skipped: ") == 1, "broken.jpg reported");
     CHECK(has(r.err, "1 of 5 images could not be read"), "summary of skipped images");
-    CHECK(count_matching(r.out, "^Speed: [0-9.]+ms pre-process, [0-9.]+ms inference, [0-9.]+ms NMS per image at "
-                                "shape \\(1, 3, 320, 320\\)$") == 1,
+    CHECK(count_lines_matching(r.out, "^Speed: [0-9.]+ms pre-process, [0-9.]+ms inference, [0-9.]+ms NMS "
+                                      "per image at shape \\(1, 3, 320, 320\\)$") == 1,
           "speed line");
     CHECK(has(r.out, "Results saved to ") && has(r.out, "labels saved to "), "results line");
     if (r.rc != 1) cli_run_dump(&r);
@@ -184,8 +165,9 @@ static void nosave_and_class_filter(void)
                     NULL};
     CliRun r = cli_run(detect_cli_main, argv);
     CHECK(r.rc == 0, "glob of three readable images");
-    CHECK(count_matching(r.out, "^image [1-3]/3 ") == 3, "three lines");
-    CHECK(count_matching(r.out, "^image .*[0-9] (square|triangle|cross|ring)s?, ") == 0, "only classes 0 and 3");
+    CHECK(count_lines_matching(r.out, "^image [1-3]/3 ") == 3, "three lines");
+    CHECK(count_lines_matching(r.out, "^image .*[0-9] (square|triangle|cross|ring)s?, ") == 0,
+          "only classes 0 and 3");
     if (r.rc != 0) cli_run_dump(&r);
     cli_run_free(&r);
     char path[600];

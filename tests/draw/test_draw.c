@@ -126,8 +126,18 @@ static void labelled_box(void)
     ImageU8 top = blank(60, 40, 0);
     draw_box_label(&top, 5, 2, 50, 30, "x", 1, 1, RED);
     CHECK(is(&top, 5, 10, RED) && is(&top, 10, 3, RED) && count(&top, WHITE) > 0, "label inside, white on red");
+    /* A box at the right border: the 19 px wide label slides left to end at
+     * the last column instead of losing its end. */
+    ImageU8 right = blank(60, 40, 0);
+    draw_box_label(&right, 50, 20, 59, 35, "cat", 1, 1, c);
+    CHECK(is(&right, 59, 12, c) && is(&right, 41, 12, c) && !is(&right, 40, 12, c), "label box x 41..59");
+    int right_text = 0;
+    for (int y = 11; y < 20; y++)
+        for (int x = 41; x < 60; x++) right_text += is(&right, x, y, BLACK);
+    CHECK(right_text == text, "all text pixels inside the image: %d, %d away from the border", right_text, text);
     image_free(&im);
     image_free(&top);
+    image_free(&right);
 }
 
 static void batch_mosaic_jpeg(void)

@@ -1,34 +1,10 @@
 #!/usr/bin/env bash
 # `yolov5c info`: layer table and summary as YOLOv5 v7.0 prints them, option
 # handling and exit codes (0 ok, 1 bad model/weights, 2 bad usage).
-# Run from the repository root; YV5_BIN picks the binary.
+# YV5_BIN picks the binary (see tests/lib.sh).
 set -u
-bin=${YV5_BIN:-./yolov5c}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# run NAME: runs the rest of the line, keeping stdout, stderr and status.
-run() {
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL - $name"
-        echo "    rc=$rc; stdout:"; sed 's/^/    | /' "$tmp/out" | tail -n 8
-        echo "    stderr:"; sed 's/^/    | /' "$tmp/err" | tail -n 8
-        failed=$((failed + 1))
-    fi
-}
-has_line() { grep -qxF -- "$1" "$2"; }
-has() { grep -qF -- "$1" "$2"; }
+. "$(dirname "$0")/../lib.sh" || exit 1
+require_bin
 
 run "$bin" info --cfg models/yolov5s.yaml
 check "yolov5s summary" test $rc -eq 0 -a -n "$(grep -xF 'YOLOv5s summary: 214 layers, 7235389 parameters, 7235389 gradients, 16.5 GFLOPs' "$tmp/out")"
@@ -79,5 +55,4 @@ check "--weights: model from metadata, tensors checked" test $rc -eq 0 -a -n "$(
 run "$bin" info --weights $weights --cfg models/yolov5n.yaml
 check "--weights that do not fit --cfg exit 1" test $rc -eq 1 -a -n "$(grep -F "tensor 'model.0.conv.weight' has shape (8, 3, 6, 6), the model needs (16, 3, 6, 6)" "$tmp/err")"
 
-echo "RESULT $passed $failed"
-[ "$failed" -eq 0 ]
+finish

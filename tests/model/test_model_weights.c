@@ -204,12 +204,12 @@ static void load_errors_name_key_and_shapes(void)
               "message: %s", msg);
     if (write_modified(&m, path, NULL, "model.24.m.0.bias", NULL, NULL, 1) == 0) {
         CHECK(load_error(&m, path, msg, sizeof msg) != 0, "mis-shaped tensor accepted");
-        CHECK(strstr(msg, "tensor 'model.24.m.0.bias' has shape (23,), expected (24,)"), "message: %s", msg);
+        CHECK(strstr(msg, "tensor 'model.24.m.0.bias' has shape (23,), the model needs (24,)"), "message: %s", msg);
     }
     if (write_modified(&m, path, NULL, "model.0.conv.weight", NULL, NULL, 1) == 0) {
         CHECK(load_error(&m, path, msg, sizeof msg) != 0, "mis-shaped tensor accepted");
-        CHECK(strstr(msg, "'model.0.conv.weight' has shape (7, 3, 6, 6), expected (8, 3, 6, 6)"), "message: %s",
-              msg);
+        CHECK(strstr(msg, "'model.0.conv.weight' has shape (7, 3, 6, 6), the model needs (8, 3, 6, 6)"),
+              "message: %s", msg);
     }
     if (write_modified(&m, path, NULL, NULL, "model.4.cv1.bn.num_batches_tracked", NULL, 1) == 0) {
         CHECK(load_error(&m, path, msg, sizeof msg) != 0, "F32 counter accepted");
@@ -243,6 +243,35 @@ static void load_errors_name_key_and_shapes(void)
         Error e;
         CHECK(model_load_weights(&m, "/nonexistent/w.safetensors", &e) != 0 && strstr(e.msg, "/nonexistent"),
               "message: %s", e.msg);
+    }
+    unlink(path);
+    model_free(&m);
+}
+
+/* model_weights_check_tensors on a layout alone (as `yolov5c info --weights`
+ * uses it) accepts and rejects what model_load_weights does, with the same
+ * message. */
+static void tensor_check_alone_agrees_with_the_loader(void)
+{
+    Model m;
+    if (tiny_model(&m, 5) != 0) return;
+    char path[256], msg[1024];
+    temp_path(path, sizeof path, "check");
+    SafeTensors st;
+    Error e;
+    if (write_modified(&m, path, NULL, NULL, NULL, "momentum.model.0.conv.weight", 1) == 0 &&
+        st_read(&st, path, &e) == 0) {
+        CHECK(model_weights_check_tensors(&m.table, &st, &e) == 0, "good file: %s", e.msg);
+        st_free(&st);
+    }
+    if (write_modified(&m, path, "model.24.anchors", "model.0.conv.weight", "model.4.cv1.bn.num_batches_tracked",
+                       "junk", 1) == 0 &&
+        st_read(&st, path, &e) == 0) {
+        CHECK(model_weights_check_tensors(&m.table, &st, &e) != 0, "bad file accepted");
+        CHECK(load_error(&m, path, msg, sizeof msg) != 0 && !strcmp(msg, e.msg), "check: %s\n    load:  %s", e.msg,
+              msg);
+        CHECK(strstr(e.msg, path) && strstr(e.msg, "and 3 more problems"), "message: %s", e.msg);
+        st_free(&st);
     }
     unlink(path);
     model_free(&m);
@@ -345,4 +374,4 @@ static void round_trip_keeps_an_nc_override(void)
 }
 
 TEST_MAIN(TEST_ENTRY(round_trip_gives_identical_model), TEST_ENTRY(definition_is_json_with_nc_in_effect), TEST_ENTRY(round_trip_keeps_an_nc_override), TEST_ENTRY(load_errors_name_key_and_shapes),
-          TEST_ENTRY(loads_pt2safetensors_output))
+          TEST_ENTRY(loads_pt2safetensors_output), TEST_ENTRY(tensor_check_alone_agrees_with_the_loader))

@@ -50,7 +50,7 @@ static Case case_new(Conv2d cv, int act, int n, int h, int w, uint64_t seed)
 {
     Case c;
     memset(&c, 0, sizeof c);
-    c.u = (ConvBnAct){cv, act, 1e-3f, 0.03f};
+    c.u = (ConvBnAct){cv, act, 1e-3f, 0.03f, NULL};
     c.n = n, c.h = h, c.w = w;
     c.ho = conv2d_out_dim(h, cv.k, cv.stride, cv.pad);
     c.wo = conv2d_out_dim(w, cv.k, cv.stride, cv.pad);
@@ -422,6 +422,72 @@ static void plain_conv_matches_conv2d(void)
     }
 }
 
+/* SyncBatchNorm hook (nn/bn_sync.h) standing in for two processes with the
+ * same batch: totals are twice the local values, the mean is unchanged. */
+static void twin_stats(void *ctx, int channels, double *count, double *mean_m2)
+{
+    (*(int *)ctx)++;
+    for (int ch = 0; ch < channels; ch++) mean_m2[2 * ch + 1] *= 2;
+    *count *= 2;
+}
+
+static void twin_sums(void *ctx, int channels, double *count, double *sums)
+{
+    (*(int *)ctx)++;
+    for (int k = 0; k < 2 * channels; k++) sums[k] *= 2;
+    *count *= 2;
+}
+
+/* With synced statistics, a process holding batch x computes what one
+ * process holding [x; x] computes: the same outputs, input gradients and
+ * running stats; its parameter gradients are half (the gradient sum over
+ * processes adds the other half). */
+static void synced_statistics_equal_the_joint_batch(void)
+{
+    const Conv2d cv = {5, 6, 3, 2, 1};
+    Case one = case_new(cv, 1, 2, 9, 7, 777);
+    Case two = case_new(cv, 1, 4, 9, 7, 777);
+    memcpy(two.wt, one.wt, sizeof(float) * one.nw);
+    memcpy(two.gamma, one.gamma, sizeof(float) * one.nc);
+    memcpy(two.beta, one.beta, sizeof(float) * one.nc);
+    for (int k = 0; k < 2; k++) {
+        memcpy(two.x + k * one.nx, one.x, sizeof(float) * one.nx);
+        memcpy(two.dy + k * one.nz, one.dy, sizeof(float) * one.nz);
+    }
+    int calls = 0;
+    BnSync sync = {&calls, twin_stats, twin_sums};
+    one.u.sync = &sync;
+    Result r1 = result_new(&one), r2 = result_new(&two);
+    run_fused(&one, &r1);
+    run_fused(&two, &r2);
+    CHECK(calls == 2, "the hook is called once in the forward and once in the backward: %d", calls);
+    CHECK_ARRAYS_CLOSE("mean", r1.mean, r2.mean, one.nc, 0.0, STAT_RTOL);
+    CHECK_ARRAYS_CLOSE("invstd", r1.invstd, r2.invstd, one.nc, 0.0, STAT_RTOL);
+    CHECK_ARRAYS_CLOSE("rm", r1.rm, r2.rm, one.nc, 0.0, STAT_RTOL);
+    CHECK_ARRAYS_CLOSE("rv", r1.rv, r2.rv, one.nc, 0.0, STAT_RTOL);
+    CHECK_ARRAYS_CLOSE("y", r1.y, r2.y, one.nz, Y_RTOL, Y_RTOL);
+    CHECK_ARRAYS_CLOSE("dx", r1.dx, r2.dx, one.nx, 1e-6, GRAD_RTOL);
+    /* the backward adds to prefilled gradients: 2 (g - p) + p */
+    Result pre = result_new(&one);
+    for (size_t i = 0; i < one.nw; i++) r1.dw[i] = 2 * r1.dw[i] - pre.dw[i];
+    for (size_t i = 0; i < one.nc; i++)
+        r1.dgamma[i] = 2 * r1.dgamma[i] - pre.dgamma[i], r1.dbeta[i] = 2 * r1.dbeta[i] - pre.dbeta[i];
+    result_free(&pre);
+    CHECK_ARRAYS_CLOSE("dw", r1.dw, r2.dw, one.nw, 1e-6, GRAD_RTOL);
+    CHECK_ARRAYS_CLOSE("dgamma", r1.dgamma, r2.dgamma, one.nc, 1e-6, GRAD_RTOL);
+    CHECK_ARRAYS_CLOSE("dbeta", r1.dbeta, r2.dbeta, one.nc, 1e-6, GRAD_RTOL);
+    /* and without the hook the statistics are the local batch's: the running
+     * variance's unbiasing then differs */
+    one.u.sync = NULL;
+    Result r3 = result_new(&one);
+    run_fused(&one, &r3);
+    int rv_differs = 0;
+    for (size_t i = 0; i < one.nc; i++) rv_differs += r3.rv[i] != r1.rv[i];
+    CHECK(rv_differs > 0, "unsynced running variance equals the synced one");
+    result_free(&r1), result_free(&r2), result_free(&r3);
+    case_free(&one), case_free(&two);
+}
+
 TEST_MAIN(TEST_ENTRY(train_matches_unfused_layers), TEST_ENTRY(plain_conv_matches_conv2d), TEST_ENTRY(eval_matches_unfused_layers),
           TEST_ENTRY(thread_count_independent), TEST_ENTRY(finite_differences_match),
-          TEST_ENTRY(null_gradients_are_skipped))
+          TEST_ENTRY(null_gradients_are_skipped), TEST_ENTRY(synced_statistics_equal_the_joint_batch))

@@ -3,23 +3,8 @@
 # (the best is covered by the plain run): gemm picks its ISA once per process,
 # so each family needs its own process. Families this CPU lacks are skipped.
 set -u
-bin="${YV5_TEST_DIR:-build/tests}/nn/test_nn_parity"
-passed=0
-failed=0
+. "$(dirname "$0")/../lib.sh" || exit 1
 for isa in generic avx2; do
-    if [ ! -x "$bin" ]; then
-        echo "FAIL - parity_$isa: $bin not built"
-        failed=$((failed + 1))
-        continue
-    fi
-    if YV5_ISA=$isa "$bin" > /tmp/yv5_parity_$$.log 2>&1; then
-        echo "ok - parity_$isa"
-        passed=$((passed + 1))
-    else
-        grep -E 'FAIL|check failed|differ' /tmp/yv5_parity_$$.log | head -20
-        echo "FAIL - parity_$isa"
-        failed=$((failed + 1))
-    fi
+    check_test_binary "parity_$isa" YV5_ISA=$isa "$test_dir/nn/test_nn_parity"
 done
-rm -f /tmp/yv5_parity_$$.log
-echo "RESULT $passed $failed"
+finish

@@ -4,32 +4,16 @@
 # with torch; this test needs only /usr/bin/python3 with NumPy).
 # Prints "ok - name" / "FAIL - name" lines and "RESULT <passed> <failed>".
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+. "$(dirname "$0")/../lib.sh" || exit 1
 PY=/usr/bin/python3
 CONVERT=scripts/pt2safetensors.py
 CHECK=tests/scripts/check_pt2safetensors.py
 FIX=tests/fixtures/ckpt
-passed=0
-failed=0
-
-report() {  # report NAME STATUS
-    if [ "$2" -eq 0 ]; then
-        echo "ok - $1"
-        passed=$((passed + 1))
-    else
-        echo "FAIL - $1"
-        failed=$((failed + 1))
-    fi
-}
 
 if ! "$PY" -c 'import numpy' 2>/dev/null; then
-    echo "FAIL - $PY with NumPy is needed (apt-get install python3-numpy)"
-    echo "RESULT 0 1"
-    exit 1
+    fail "$PY with NumPy is needed (apt-get install python3-numpy)"
+    finish
 fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_pt2safetensors.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
 
 # converts NAME IN EXPECTED [converter options]: exit 0, then every tensor and
 # metadata entry equals the expected file.
@@ -132,5 +116,4 @@ path=$(bad_file short_storage) &&
     report storage_shorter_than_numel 1
 path=$(bad_file no_model) && refuses no_model_or_ema "$path" "no 'model' or 'ema'" || report no_model_or_ema 1
 
-echo "RESULT $passed $failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,32 +2,9 @@
 # `yolov5c train` from the command line: exit codes and messages, Ctrl-C,
 # and kill -9 at an arbitrary moment followed by --resume, which must end with
 # the same checkpoint tensors and results.csv as an uninterrupted run.
-# Run from the repository root; YV5_BIN picks the binary.
+# YV5_BIN picks the binary (see tests/lib.sh).
 set -u
-bin=${YV5_BIN:-./yolov5c}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-run() {
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL - $name"
-        echo "    rc=${rc:-?}; stdout:"; sed 's/^/    | /' "$tmp/out" 2>/dev/null | tail -n 8
-        echo "    stderr:"; sed 's/^/    | /' "$tmp/err" 2>/dev/null | tail -n 8
-        failed=$((failed + 1))
-    fi
-}
-has() { grep -qF -- "$1" "$2"; }
+. "$(dirname "$0")/../lib.sh" || exit 1
 
 # The data block of a safetensors file (everything after its JSON header):
 # the tensors, byte for byte, without the metadata (which names the run).

@@ -27,7 +27,7 @@ static char g_data[700]; /* shapes.yaml of the generated dataset */
 static const char *root(void)
 {
     if (!g_root) {
-        g_root = tt_tmpdir("trainrun");
+        g_root = tmpdir_make("trainrun");
         char dir[600];
         snprintf(dir, sizeof dir, "%s/shapes", g_root);
         ShapesOptions so = {16, 4, 80, 7, 0, 90};
@@ -458,7 +458,7 @@ static void test_bad_inputs(void)
 static void test_zz_cleanup(void)
 {
     CHECK(g_root != NULL, "scratch directory");
-    if (g_root && !getenv("YV5_KEEP_TMP")) tt_rm_rf(g_root);
+    if (g_root && !getenv("YV5_KEEP_TMP")) rm_rf(g_root);
 }
 
 TEST_MAIN(TEST_ENTRY(test_resume_sgd_mosaic_multiscale), TEST_ENTRY(test_resume_adamw_cosine_rect_freeze),

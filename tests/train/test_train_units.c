@@ -237,7 +237,7 @@ static void test_hyp_json_round_trip(void)
 
 static void test_run_dirs(void)
 {
-    char *tmp = tt_tmpdir("rundir");
+    char *tmp = tmpdir_make("rundir");
     char out[1024], want[1024];
     Error e = {{0}};
     CHECK(run_dir_create(tmp, "exp", 0, out, sizeof out, &e) == 0, "%s", e.msg);
@@ -265,7 +265,7 @@ static void test_run_dirs(void)
     utimensat(AT_FDCWD, b, times, 0); /* exp2's is older */
     CHECK(run_dir_latest_checkpoint(tmp, out, sizeof out, &e) == 0 && !strcmp(out, a), "newest: %s", out);
     CHECK(run_dir_of_checkpoint(a, out, sizeof out, &e) == 0 && !strcmp(out, want), "run of checkpoint: %s", out);
-    tt_rm_rf(tmp);
+    rm_rf(tmp);
     free(tmp);
 }
 
@@ -281,7 +281,7 @@ static int fill_model(Model *m, Rng *r)
 
 static void test_checkpoint_round_trip(void)
 {
-    char *tmp = tt_tmpdir("ckpt");
+    char *tmp = tmpdir_make("ckpt");
     char path[512];
     snprintf(path, sizeof path, "%s/last.safetensors", tmp);
     Error e = {{0}};
@@ -404,7 +404,7 @@ static void test_checkpoint_round_trip(void)
     model_free(&ema);
     model_free(&raw2);
     model_free(&ema2);
-    tt_rm_rf(tmp);
+    rm_rf(tmp);
     free(tmp);
 }
 

@@ -1,18 +1,16 @@
-/* Helpers shared by the trainer tests: scratch directories, the reference
- * fixtures of scripts/gen_train_fixtures.py, models loaded from them, and a
- * trainer built the way train.py builds it for those fixtures. Header-only;
- * run the tests from the repository root. */
+/* Helpers shared by the trainer tests: scratch directories (from
+ * util/temp_dataset.h), the reference fixtures of
+ * scripts/gen_train_fixtures.py, models loaded from them, and a trainer built
+ * the way train.py builds it for those fixtures. Header-only; run the tests
+ * from the repository root. */
 #ifndef YV5_TEST_TRAIN_UTIL_H
 #define YV5_TEST_TRAIN_UTIL_H
 
-#include <dirent.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ckpt/safetensors.h"
 #include "data/fsutil.h"
@@ -21,42 +19,10 @@
 #include "test.h"
 #include "train/hyp_json.h"
 #include "train/trainer.h"
+#include "util/temp_dataset.h"
 
 #define TRAIN_FIXTURE_DIR "tests/fixtures/train/"
 #define TRAIN_TINY_CFG "tests/fixtures/ckpt/yolov5-tiny.yaml"
-
-static inline char *tt_tmpdir(const char *tag)
-{
-    static unsigned counter;
-    char buf[256];
-    for (int attempt = 0; attempt < 1000; attempt++) {
-        snprintf(buf, sizeof buf, "/tmp/yv5_%s_%ld_%u", tag, (long)getpid(), counter++);
-        if (mkdir(buf, 0755) == 0) return strdup(buf);
-    }
-    return NULL;
-}
-
-static inline void tt_rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *ent;
-            while ((ent = readdir(d)) != NULL) {
-                if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
-                char *p = fs_join(path, ent->d_name);
-                if (p) tt_rm_rf(p);
-                free(p);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static inline int tt_open(SafeTensors *st, const char *file)
 {

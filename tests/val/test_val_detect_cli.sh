@@ -3,35 +3,10 @@
 # in tests/val and tests/detect cover the details): help, a validation table
 # and a detection line on the parity fixture, exit codes. Until the commands
 # are registered in src/cli/main.c each check reports "ok - ... skipped".
-# Run from the repository root; YV5_BIN picks the binary.
+# YV5_BIN picks the binary (see tests/lib.sh).
 set -u
-bin=${YV5_BIN:-./yolov5c}
-passed=0
-failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-run() {
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-}
-check() { # check NAME CONDITION...
-    local name=$1
-    shift
-    if "$@"; then
-        echo "ok - $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL - $name"
-        echo "    rc=$rc; stdout:"; sed 's/^/    | /' "$tmp/out" | tail -n 8
-        echo "    stderr:"; sed 's/^/    | /' "$tmp/err" | tail -n 8
-        failed=$((failed + 1))
-    fi
-}
-has() { grep -qF -- "$1" "$2"; }
-registered() { # registered COMMAND: 0 when the binary knows it
-    "$bin" "$1" --help >/dev/null 2>&1
-}
+. "$(dirname "$0")/../lib.sh" || exit 1
+require_bin
 
 fixture=tests/fixtures/val
 mkdir -p "$tmp/data"
@@ -48,8 +23,7 @@ if registered val; then
     run "$bin" val --weights "$fixture/model.safetensors"
     check "val usage error exits 2" test $rc -eq 2
 else
-    echo "ok - val: skipped until registered in src/cli/main.c"
-    passed=$((passed + 1))
+    ok "val: skipped until registered in src/cli/main.c"
 fi
 
 if registered detect; then
@@ -63,9 +37,7 @@ if registered detect; then
         --project "$tmp/runs" --name d2
     check "detect skips an unreadable image" eval 'test $rc -eq 1 && has "zz_broken.jpg: skipped" "$tmp/err" && test "$(grep -c "^image " "$tmp/out")" -eq 32'
 else
-    echo "ok - detect: skipped until registered in src/cli/main.c"
-    passed=$((passed + 1))
+    ok "detect: skipped until registered in src/cli/main.c"
 fi
 
-echo "RESULT $passed $failed"
-[ "$failed" -eq 0 ]
+finish

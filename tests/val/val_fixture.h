@@ -2,8 +2,9 @@
  * scripts/gen_val_fixtures.py): a model trained by YOLOv5 v7.0 on the shapes
  * dataset, 32 of its validation images with YOLO labels, and expected.json
  * with what v7.0's val.py and detect.py report for them. Helpers to read
- * expected.json and to make a data YAML for the images (written to a
- * temporary directory, so nothing is written into the repository). */
+ * expected.json, to make a data YAML for the images and to copy some of them
+ * (written to a temporary directory, so nothing is written into the
+ * repository). */
 #ifndef YV5_TEST_VAL_FIXTURE_H
 #define YV5_TEST_VAL_FIXTURE_H
 
@@ -58,6 +59,19 @@ static inline void vfx_rm_rf(const char *dir)
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Copies the fixture's images (the first n, sorted) and labels into
+ * dir/images and dir/labels. Returns 0 on success. */
+static inline int copy_fixture_images(const char *fixture, const char *dir, int n)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/images' '%s/labels' && ls '%s/images' | sort | head -n %d | while read f; do "
+             "cp \"%s/images/$f\" '%s/images/' && s=\"${f%%.*}\"; "
+             "[ ! -f \"%s/labels/$s.txt\" ] || cp \"%s/labels/$s.txt\" '%s/labels/'; done",
+             dir, dir, fixture, n, fixture, dir, fixture, fixture, dir);
+    return system(cmd);
 }
 
 #endif
