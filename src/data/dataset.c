@@ -560,6 +560,21 @@ void dataset_close(Dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+int dataset_single_class(Dataset *ds, Error *e)
+{
+    for (int k = 0; k < SPLIT_COUNT; k++) {
+        if (!ds->scanned[k]) continue;
+        LabelBuf *b = &ds->split[k].labels;
+        for (size_t i = 0; i < b->n; i++) b->rows[i * LABEL_FIELDS] = 0.0f;
+    }
+    if (ds->names.count != 1) {
+        strlist_free(&ds->names);
+        if (strlist_push(&ds->names, "item")) return err_set(e, "out of memory");
+    }
+    ds->nc = 1;
+    return 0;
+}
+
 /* Class names from the COCO splits, checked against each other and the YAML. */
 static int resolve_classes(Dataset *ds, Error *e)
 {

@@ -126,6 +126,10 @@ typedef struct {
 int dataset_open(const char *yaml_path, unsigned split_mask, const ScanOptions *opt, Dataset *ds, Error *e);
 void dataset_close(Dataset *ds);
 
+/* --single-cls (YOLOv5): every label of the scanned splits becomes class 0,
+ * nc becomes 1, and the names become ["item"] unless there was one name. */
+int dataset_single_class(Dataset *ds, Error *e);
+
 /* Instances per class of a split (counts[nc], zeroed first). */
 void dataset_split_class_counts(const DatasetSplit *s, int nc, size_t *counts);
 

@@ -73,6 +73,7 @@ void train_usage(FILE *out)
             "  --noplots              do not write train_batch*.jpg\n"
             "  --cache [ram|disk|val] cache decoded images in memory (disk is taken as ram)\n"
             "  --multi-scale          vary the image size +/- 50%% per batch\n"
+            "  --single-cls           train as one class ('item'): every label becomes class 0\n"
             "  --sync-bn              under mpirun: BatchNorm statistics over all ranks (SyncBatchNorm);\n"
             "                         ignored in a single process\n"
             "  --optimizer NAME       SGD (default, Nesterov), Adam or AdamW\n"
@@ -137,7 +138,7 @@ static int is_int_token(const char *s)
 
 /* Flags of train.py that yolov5c does not implement: a clear message instead of "unknown". */
 static const char *const UNSUPPORTED[] = {
-    "--device", "--single-cls", "--image-weights", "--quad", "--evolve", "--bucket",
+    "--device", "--image-weights", "--quad", "--evolve", "--bucket",
     "--local_rank", "--entity", "--upload_dataset", "--bbox_interval", "--artifact_alias",
 };
 
@@ -292,6 +293,9 @@ int train_options_parse(TrainOptions *o, int argc, char **argv, Error *e)
         } else if (!strcmp(flag, "--multi-scale")) {
             NO_VALUE();
             o->multi_scale = 1;
+        } else if (!strcmp(flag, "--single-cls")) {
+            NO_VALUE();
+            o->single_cls = 1;
         } else if (!strcmp(flag, "--sync-bn")) {
             NO_VALUE();
             o->sync_bn = 1;
@@ -348,6 +352,7 @@ char *train_options_to_json(const TrainOptions *o)
     if (o->cache == CACHE_NONE) cJSON_AddNullToObject(j, "cache");
     else cJSON_AddStringToObject(j, "cache", cache_mode_name(o->cache));
     cJSON_AddBoolToObject(j, "multi_scale", o->multi_scale);
+    cJSON_AddBoolToObject(j, "single_cls", o->single_cls);
     cJSON_AddBoolToObject(j, "sync_bn", o->sync_bn);
     cJSON_AddStringToObject(j, "optimizer", optimizer_kind_name(o->optimizer));
     cJSON_AddNumberToObject(j, "workers", o->workers);
@@ -383,7 +388,7 @@ static const OjKey JSON_KEYS[] = {
     OJ(weights, OJ_STR),     OJ(cfg, OJ_STR),          OJ(data, OJ_STR),         OJ(hyp, OJ_STR),
     OJ(epochs, OJ_INT),      OJ(batch_size, OJ_INT),   OJ(imgsz, OJ_INT),        OJ(rect, OJ_BOOL),
     OJ(nosave, OJ_BOOL),     OJ(noval, OJ_BOOL),       OJ(noautoanchor, OJ_BOOL), OJ(noplots, OJ_BOOL),
-    OJ(multi_scale, OJ_BOOL), OJ(sync_bn, OJ_BOOL),   OJ(workers, OJ_INT),     OJ(project, OJ_STR),      OJ(name, OJ_STR),
+    OJ(multi_scale, OJ_BOOL), OJ(sync_bn, OJ_BOOL), OJ(single_cls, OJ_BOOL),   OJ(workers, OJ_INT),     OJ(project, OJ_STR),      OJ(name, OJ_STR),
     OJ(exist_ok, OJ_BOOL),   OJ(cos_lr, OJ_BOOL),      OJ(patience, OJ_INT),     OJ(save_period, OJ_INT),
     OJ(save_dir, OJ_STR),
 };
@@ -531,6 +536,7 @@ int train_options_write_yaml(const TrainOptions *o, const char *hyp_json, const 
     if (o->cache == CACHE_NONE) fprintf(f, "cache: null\n");
     else KV_STR("cache", cache_mode_name(o->cache));
     KV_BOOL("multi_scale", o->multi_scale);
+    KV_BOOL("single_cls", o->single_cls);
     KV_BOOL("sync_bn", o->sync_bn);
     KV_STR("optimizer", optimizer_kind_name(o->optimizer));
     KV_INT("workers", o->workers);

@@ -36,6 +36,7 @@ typedef struct {
     CacheMode cache;
     int multi_scale;
     int sync_bn;      /* data-parallel runs: BatchNorm statistics over all ranks */
+    int single_cls;   /* train as one class ("item") */
     OptimizerKind optimizer;
     int workers;
     char project[TRAIN_PATH_MAX];

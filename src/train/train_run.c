@@ -163,6 +163,17 @@ static int build_fresh_model(const TrainOptions *o, int nc, Model *m, Error *e)
     return rc;
 }
 
+/* YOLOv5's create_dataloader: min(cpu count, batch size (0 for a batch of 1),
+ * --workers). The batches do not depend on the count. */
+static int loader_workers(int asked, int batch)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = asked;
+    if (cpus > 0 && cpus < n) n = (int)cpus;
+    if ((batch > 1 ? batch : 0) < n) n = batch > 1 ? batch : 0;
+    return n;
+}
+
 /* ---- the run ------------------------------------------------------------------- */
 
 typedef struct {
@@ -327,6 +338,7 @@ static int setup_data_and_model(Run *r, Model *model, Error *e)
     r->ds_open = 1;
     print_scan(c, &r->ds, SPLIT_TRAIN);
     print_scan(c, &r->ds, SPLIT_VAL);
+    if (r->opt.single_cls && dataset_single_class(&r->ds, e) != 0) return -1;
     dataset_fingerprint(&r->ds, r->fingerprint);
     int nc = r->ds.nc;
     if (r->ck_open) {
@@ -381,7 +393,7 @@ static int validate_best(Run *r, Error *e)
         Trainer *t = &r->tr;
         double results[VAL_RESULTS];
         TrainValContext vc = {&best, &r->ds.split[SPLIT_VAL], &t->loss, 2 * r->opt.batch_size, t->imgsz, t->gs,
-                              2 * r->opt.workers,
+                              loader_workers(2 * r->opt.workers, 2 * r->opt.batch_size),
                               r->opt.cache == CACHE_RAM || r->opt.cache == CACHE_DISK || r->opt.cache == CACHE_VAL,
                               t->epoch, 1, r->opt.save_dir, c->out, 1};
         rc = r->env->validate(r->env->validate_ctx, &vc, results, e);
@@ -406,7 +418,7 @@ static int finish_epoch_rank0(Run *r, int epoch, int final, double results[VAL_R
     if (!r->opt.noval || final) {
         if (env->validate) {
             TrainValContext vc = {&t->ema_model, &r->ds.split[SPLIT_VAL], &t->loss, 2 * r->opt.batch_size,
-                                  t->imgsz, t->gs, 2 * r->opt.workers,
+                                  t->imgsz, t->gs, loader_workers(2 * r->opt.workers, 2 * r->opt.batch_size),
                                   r->opt.cache == CACHE_RAM || r->opt.cache == CACHE_DISK || r->opt.cache == CACHE_VAL,
                                   epoch, final, r->opt.save_dir, c->out, 0};
             if (env->validate(env->validate_ctx, &vc, results, e) != 0) return err_prefix(e, "epoch %d: validation", epoch);
@@ -684,7 +696,7 @@ static int train_run(Run *r, const TrainOptions *cli, Error *e, int *interrupted
     lo.rect = r->opt.rect;
     lo.pad = 0.0f;
     lo.shuffle = !r->opt.rect;
-    lo.workers = r->opt.workers;
+    lo.workers = loader_workers(r->opt.workers, rank_bs);
     lo.cache_ram = r->opt.cache == CACHE_RAM || r->opt.cache == CACHE_DISK;
     lo.seed = r->opt.seed;
     lo.hyp = &r->hyp;
@@ -715,7 +727,7 @@ static int train_run(Run *r, const TrainOptions *cli, Error *e, int *interrupted
     if (agree(r, rc, e) != 0) return -1;
     char b[TRAIN_PATH_MAX + 64];
     fprintf(c->out, "Image sizes %d train, %d val\nUsing %d dataloader workers\nLogging results to %s\nStarting training for %d epochs...\n",
-            t->imgsz, t->imgsz, r->opt.workers, bold(c, r->opt.save_dir, b, sizeof b), r->opt.epochs);
+            t->imgsz, t->imgsz, lo.workers, bold(c, r->opt.save_dir, b, sizeof b), r->opt.epochs);
     return run_epochs(r, e, interrupted);
 }
 

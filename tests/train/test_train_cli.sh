@@ -94,6 +94,12 @@ check "SIGINT: exit 130 with a resume hint" test $rc -eq 130 -a -n "$(grep -F --
 run "$bin" train --resume "$tmp/runs/interrupted/weights/last.safetensors" --epochs 13
 check "interrupted run resumes (and extends)" test $rc -eq 0 -a "$(($(wc -l <"$tmp/runs/interrupted/results.csv") - 1))" -eq 13
 
+# --single-cls: one class named item, every label class 0
+run "$bin" train $common --epochs 1 --single-cls --name onecls
+check "--single-cls trains" test $rc -eq 0 -a -f "$tmp/runs/onecls/weights/last.safetensors"
+check "--single-cls: a 1-class model named item" test -n "$(head -c 200000 "$tmp/runs/onecls/weights/last.safetensors" | grep -a -o '"nc":"1"')" -a -n "$(head -c 200000 "$tmp/runs/onecls/weights/last.safetensors" | grep -a -o 'item')"
+check "--single-cls: recorded in opt.yaml" grep -q '^single_cls: true' "$tmp/runs/onecls/opt.yaml"
+
 run "$bin" train --resume "$tmp/runs/straight/weights/last.safetensors"
 check "finished run: exit 1, nothing to resume" test $rc -eq 1 -a -n "$(grep -F 'nothing to resume' "$tmp/err")"
 
