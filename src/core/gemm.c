@@ -20,6 +20,8 @@
  * results are bit-identical for any thread count. */
 #include "gemm_internal.h"
 
+#include "core/cache_high_water.h"
+
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +76,9 @@ static void scratch_key_create(void)
     }
 }
 
+/* The largest packing buffers any thread has needed (core/cache_high_water.h). */
+static atomic_size_t pack_a_mark, pack_b_mark;
+
 static PackScratch *scratch_for_thread(void)
 {
     if (!thread_scratch) {
@@ -85,12 +90,14 @@ static PackScratch *scratch_for_thread(void)
     return thread_scratch;
 }
 
-/* A 64-byte aligned buffer of at least `floats` floats in *buf (grown if needed). */
-static float *scratch_grow(float **buf, size_t *cap, size_t floats)
+/* A 64-byte aligned buffer of at least `floats` floats in *buf; when it has
+ * to grow, to the high-water mark of its kind. */
+static float *scratch_grow(float **buf, size_t *cap, size_t floats, atomic_size_t *mark)
 {
     if (floats > *cap) {
         free(*buf);
-        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        size_t want = cache_high_water_raise(mark, floats);
+        size_t bytes = (want * sizeof(float) + 63) & ~(size_t)63;
         *buf = aligned_alloc(64, bytes);
         if (!*buf) fatal_alloc(bytes);
         *cap = bytes / sizeof(float);
@@ -127,8 +134,8 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
      * ~160 to ~220 GFLOP/s on Zen 5.) Edge panels narrower than NR are packed. */
     const int direct_b = !trans_b && recycle_b;
     PackScratch *scratch = scratch_for_thread();
-    float *bp = scratch_grow(&scratch->b, &scratch->b_cap, (size_t)KC * (recycle_b ? NR : NC));
-    float *ap = scratch_grow(&scratch->a, &scratch->a_cap, (size_t)KC * MC);
+    float *bp = scratch_grow(&scratch->b, &scratch->b_cap, (size_t)KC * (recycle_b ? NR : NC), &pack_b_mark);
+    float *ap = scratch_grow(&scratch->a, &scratch->a_cap, (size_t)KC * MC, &pack_a_mark);
 
     for (int jc = 0; jc < n; jc += NC) {
         int nc = min_int(NC, n - jc);
@@ -297,4 +304,13 @@ void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const floa
 {
     gemm_with_kernel(gemm_kernel_for(best_isa_cached()), 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
                      beta, c, ldc);
+}
+
+void gemm_scratch_prepare(void)
+{
+    PackScratch *s = scratch_for_thread();
+    size_t a = atomic_load(&pack_a_mark), b = atomic_load(&pack_b_mark);
+    if (a) scratch_grow(&s->a, &s->a_cap, a, &pack_a_mark);
+    if (b) scratch_grow(&s->b, &s->b_cap, b, &pack_b_mark);
+    gemm_panel_prepare();
 }

@@ -26,4 +26,9 @@ void gemm_isa(Isa isa, int trans_a, int trans_b, int m, int n, int k, float alph
 void gemm_reference(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* Grows the calling thread's packing buffers (gemm's and gemm_batch.h's) to
+ * the largest sizes any thread has needed so far (core/cache_high_water.h),
+ * so that its next products allocate nothing. */
+void gemm_scratch_prepare(void);
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/cache_high_water.h"
 #include "core/gemm_internal.h"
 
 /* cpu_best_isa() reads cpuid and the environment: too slow per call. The
@@ -82,12 +83,16 @@ static void panel_key_create(void)
     }
 }
 
+/* The largest panel any thread has needed (core/cache_high_water.h). */
+static atomic_size_t panel_mark;
+
 static float *panel_for(size_t floats)
 {
     if (floats > panel_cap) {
         pthread_once(&panel_key_once, panel_key_create);
         free(panel);
-        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        size_t want = cache_high_water_raise(&panel_mark, floats);
+        size_t bytes = (want * sizeof(float) + 63) & ~(size_t)63;
         panel = aligned_alloc(64, bytes);
         if (!panel) {
             fprintf(stderr, "gemm: cannot allocate %zu bytes of packing scratch\n", bytes);
@@ -97,6 +102,12 @@ static float *panel_for(size_t floats)
         pthread_setspecific(panel_key, panel);
     }
     return panel;
+}
+
+void gemm_panel_prepare(void)
+{
+    size_t mark = atomic_load(&panel_mark);
+    if (mark) panel_for(mark);
 }
 
 void gemm_serial_packed_a(int trans_b, int m, int n, int k, const float *packed_a, const float *b, int ldb,

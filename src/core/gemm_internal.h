@@ -77,4 +77,8 @@ void gemm_with_kernel(const GemmKernel *kern, int max_threads, int trans_a, int 
                       float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
                       int ldc);
 
+/* Grows the calling thread's packed-B panel (gemm_batch.c) to its high-water
+ * mark (part of gemm_scratch_prepare). */
+void gemm_panel_prepare(void);
+
 #endif

@@ -8,11 +8,12 @@
 
 #include "loss/bce.h"
 #include "loss/box_iou.h"
+#include "nn/parallel_for.h"
 
 /* YOLOv5's FocalLoss alpha. */
 #define FOCAL_ALPHA 0.25
 /* Below this many cells per level the objectness pass stays single-threaded. */
-#define OMP_MIN_CELLS 16384
+#define OBJ_PARALLEL_MIN_CELLS 16384
 /* Targets beyond this magnitude (normalised units) are rejected: they would
  * overflow the integer cell index and cannot come from a real image. */
 #define TARGET_LIMIT 1e4
@@ -196,29 +197,51 @@ static void scatter_tobj(const LevelTargets *lt, const double *rg, const LossCon
     }
 }
 
+typedef struct {
+    const float *pred;
+    const double *tobj;
+    float *grad;
+    size_t hw;
+    int no;
+    const BceParams *bp;
+    double scale;
+    double *plane_sum;
+} ObjectnessCtx;
+
+/* Planes [lo, hi) of the objectness pass. */
+static void objectness_planes(const void *p, long long lo, long long hi)
+{
+    const ObjectnessCtx *c = p;
+    const size_t hw = c->hw;
+    const int no = c->no;
+    for (long long pl = lo; pl < hi; pl++) {
+        const float *z = c->pred + (size_t)pl * hw * no;
+        const double *t = c->tobj + (size_t)pl * hw;
+        float *g = c->grad ? c->grad + (size_t)pl * hw * no : NULL;
+        double sum = 0;
+        for (size_t cell = 0; cell < hw; cell++) {
+            double d;
+            sum += bce_logits(z[cell * no + 4], t[cell], c->bp, &d);
+            if (g) {
+                float *gc = g + cell * no;
+                for (int k = 0; k < no; k++) gc[k] = 0.0f;
+                gc[4] = (float)(c->scale * d);
+            }
+        }
+        c->plane_sum[pl] = sum;
+    }
+}
+
 /* BCE of channel 4 against tobj over every cell; writes the whole gradient
  * of each cell (zeros, objectness term in channel 4). One partial sum per
- * (image, anchor) plane, added in order by the caller. */
+ * (image, anchor) plane, added in order by the caller, so the result does
+ * not depend on the thread count. On the task pool (parallel_for), not an
+ * OpenMP region: a one-thread region makes libgomp allocate a team. */
 static void objectness_pass(const float *pred, const double *tobj, float *grad, long planes, size_t hw, int no,
                             const BceParams *bp, double scale, double *plane_sum)
 {
-#pragma omp parallel for schedule(static) if ((size_t)planes * hw >= OMP_MIN_CELLS)
-    for (long p = 0; p < planes; p++) {
-        const float *z = pred + (size_t)p * hw * no;
-        const double *t = tobj + (size_t)p * hw;
-        float *g = grad ? grad + (size_t)p * hw * no : NULL;
-        double sum = 0;
-        for (size_t c = 0; c < hw; c++) {
-            double d;
-            sum += bce_logits(z[c * no + 4], t[c], bp, &d);
-            if (g) {
-                float *gc = g + c * no;
-                for (int k = 0; k < no; k++) gc[k] = 0.0f;
-                gc[4] = (float)(scale * d);
-            }
-        }
-        plane_sum[p] = sum;
-    }
+    const ObjectnessCtx c = {pred, tobj, grad, hw, no, bp, scale, plane_sum};
+    parallel_for(planes, (size_t)planes * hw, OBJ_PARALLEL_MIN_CELLS, objectness_planes, &c);
 }
 
 /* A target row and its flat cell index, for grouping rows by cell. */
@@ -227,11 +250,38 @@ typedef struct RowRef {
     int row;
 } RowRef;
 
-static int compare_row_refs(const void *pa, const void *pb)
+/* Order by cell, then row: a strict total order (rows are distinct), so any
+ * correct sort gives the same sequence. */
+static int row_ref_before(const RowRef *a, const RowRef *b)
 {
-    const RowRef *a = pa, *b = pb;
-    if (a->cell != b->cell) return a->cell < b->cell ? -1 : 1;
-    return (a->row > b->row) - (a->row < b->row);
+    return a->cell != b->cell ? a->cell < b->cell : a->row < b->row;
+}
+
+static void sift_down(RowRef *v, int root, int n)
+{
+    for (;;) {
+        int child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && row_ref_before(&v[child], &v[child + 1])) child++;
+        if (!row_ref_before(&v[root], &v[child])) return;
+        RowRef tmp = v[root];
+        v[root] = v[child];
+        v[child] = tmp;
+        root = child;
+    }
+}
+
+/* Heapsort in place: glibc's qsort may allocate a merge buffer on every call,
+ * and the loss runs in every training step. */
+static void sort_row_refs(RowRef *v, int n)
+{
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(v, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        RowRef tmp = v[0];
+        v[0] = v[end];
+        v[end] = tmp;
+        sift_down(v, 0, end);
+    }
 }
 
 /* Box and class terms of the assigned rows. Rows are grouped by cell so that
@@ -244,7 +294,7 @@ static double sparse_pass(const LevelTargets *lt, const double *rg, RowRef *refs
 {
     const int no = nc + 5, n = lt->n;
     for (int r = 0; r < n; r++) refs[r] = (RowRef){row_cell(&lt->rows[r], na, ny, nx), r};
-    qsort(refs, (size_t)n, sizeof *refs, compare_row_refs);
+    sort_row_refs(refs, n);
     double cls_sum = 0;
     for (int start = 0; start < n;) {
         const size_t cell = refs[start].cell;

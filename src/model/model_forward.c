@@ -22,6 +22,7 @@
 #include "nn/maxpool.h"
 #include "nn/parallel_for.h"
 #include "nn/task_pool.h"
+#include "nn/thread_scratch.h"
 #include "nn/upsample.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
@@ -259,6 +260,7 @@ int model_forward(Model *m, const float *images, int n, int h, int w, ModelMode 
                               m->stride};
         detect_decode(&geo, n, (const float *const *)out->pred, out->decoded);
     }
+    thread_caches_sync(); /* later passes allocate nothing, whichever thread runs which task */
     m->run_valid = 1;
     return 0;
 }
@@ -354,5 +356,6 @@ int model_backward(Model *m, const float *const *dpred, float *dinput, Error *er
     m->graph.tensors[0].grad = NULL;
     /* The backward reused the memory of the state it consumed. */
     m->run_valid = 0;
+    thread_caches_sync();
     return 0;
 }

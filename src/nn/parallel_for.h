@@ -11,11 +11,18 @@
 
 #include <stddef.h>
 
+#include "nn/task_pool.h"
+
 typedef void (*RangeFn)(const void *ctx, long long lo, long long hi);
 
 /* Runs fn over [0, count) on the threads when work >= min_work (work: elements
  * touched, the cost measure) and there is more than one thread outside any
  * parallel region; otherwise fn(ctx, 0, count) here. */
 void parallel_for(long long count, size_t work, size_t min_work, RangeFn fn, const void *ctx);
+
+/* The same rule, but every item is a task of its own, claimed one at a time
+ * (for a few items of very unequal cost): task(ctx, i, slot) for i in
+ * [0, count). */
+void parallel_for_items(int count, size_t work, size_t min_work, PoolTask task, const void *ctx);
 
 #endif

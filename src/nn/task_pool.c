@@ -15,6 +15,8 @@
  * after registering as a sleeper under the lock, so no wake-up is lost. */
 #include "nn/task_pool.h"
 
+#include "core/cache_high_water.h"
+
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -43,6 +45,7 @@ typedef struct {
     uint64_t generation;      /* of the last job (caller side, under job_lock) */
     PoolTask task;            /* of the current job */
     const void *ctx;
+    uint64_t spawn_generation[MAX_WORKERS + 1]; /* per slot: pool.generation when it was created */
 } Pool;
 
 /* The process's pool. The workers, once started, live until the process ends;
@@ -96,7 +99,9 @@ static uint64_t word_generation(uint64_t w) { return w >> (2 * FIELD_BITS); }
 static void *worker_main(void *arg)
 {
     const int slot = (int)(intptr_t)arg; /* worker i takes slot i (the caller is 0) */
-    uint64_t seen = word_generation(atomic_load(&pool.word));
+    /* The generation before the job that started this worker, not the current
+     * one: that job may already be published, and the worker must help it. */
+    uint64_t seen = pool.spawn_generation[slot];
     for (;;) {
         uint64_t w = atomic_load(&pool.word);
         if (word_generation(w) != seen) {
@@ -150,10 +155,13 @@ static void grow(int wanted)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pool.spawn_generation[pool.workers + 1] = pool.generation; /* pthread_create publishes it */
         int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool.workers + 1));
         pthread_attr_destroy(&attr);
         if (rc != 0) break;
         pool.workers++;
+        /* Its per-thread caches are empty: the next sync must reach it. */
+        cache_high_water_note_rise();
     }
     pthread_mutex_unlock(&pool.lock);
 }
@@ -168,18 +176,11 @@ int task_pool_threads(int count)
     return threads < count ? threads : count;
 }
 
-void task_pool_run(int count, int max_threads, PoolTask task, const void *ctx)
+/* Publishes a job of `count` tasks for `threads` threads (>= 2, workers
+ * started), takes part, and returns when all have finished. The caller holds
+ * job_lock; it is released here. */
+static void run_job(int count, int threads, PoolTask task, const void *ctx)
 {
-    int threads = task_pool_threads(count);
-    if (max_threads > 0 && threads > max_threads) threads = max_threads;
-    if (threads < 2 || count > MAX_TASKS || pthread_mutex_trylock(&pool.job_lock) != 0) {
-        int was = in_task;
-        in_task = 1;
-        for (int i = 0; i < count; i++) task(ctx, i, 0);
-        in_task = was;
-        return;
-    }
-    grow(threads - 1);
     /* Publish: the fields first, then the word (sequentially consistent, so
      * the sleeper count read below cannot be from before it). */
     pool.task = task;
@@ -202,4 +203,61 @@ void task_pool_run(int count, int max_threads, PoolTask task, const void *ctx)
         if (spins > 2000) sched_yield();
     }
     pthread_mutex_unlock(&pool.job_lock);
+}
+
+void task_pool_run(int count, int max_threads, PoolTask task, const void *ctx)
+{
+    int threads = task_pool_threads(count);
+    if (max_threads > 0 && threads > max_threads) threads = max_threads;
+    if (threads < 2 || count > MAX_TASKS || pthread_mutex_trylock(&pool.job_lock) != 0) {
+        int was = in_task;
+        in_task = 1;
+        for (int i = 0; i < count; i++) task(ctx, i, 0);
+        in_task = was;
+        return;
+    }
+    grow(threads - 1);
+    run_job(count, threads, task, ctx);
+}
+
+typedef struct {
+    PoolTask task;
+    const void *ctx;
+    int count;
+    atomic_int arrived;
+} EachThreadCtx;
+
+/* Holds its thread until every task of the job has been claimed, so that no
+ * thread can claim two: each of the `count` threads runs exactly one. */
+static void each_thread_task(const void *p, int index, int slot)
+{
+    EachThreadCtx *c = (EachThreadCtx *)p;
+    atomic_fetch_add(&c->arrived, 1);
+    for (int spins = 0; atomic_load(&c->arrived) < c->count; spins++)
+        if (spins > 2000) sched_yield();
+    c->task(c->ctx, index, slot);
+}
+
+int task_pool_each_thread(PoolTask task, const void *ctx)
+{
+    const int nested = in_task;
+    if (nested || pthread_mutex_trylock(&pool.job_lock) != 0) {
+        in_task = 1;
+        task(ctx, 0, 0);
+        in_task = nested;
+        return nested ? 0 : -1;
+    }
+    /* Every worker the pool has, whatever the thread count is now: one left
+     * out would meet its next job unprepared. */
+    const int threads = pool.workers + 1;
+    if (threads < 2) {
+        pthread_mutex_unlock(&pool.job_lock);
+        in_task = 1;
+        task(ctx, 0, 0);
+        in_task = 0;
+        return 0;
+    }
+    EachThreadCtx c = {task, ctx, threads, 0};
+    run_job(threads, threads, each_thread_task, &c);
+    return 0;
 }

@@ -37,6 +37,15 @@ int task_pool_threads(int count);
  * task_pool_threads). */
 void task_pool_run(int count, int max_threads, PoolTask task, const void *ctx);
 
+/* Runs the task once on the calling thread and once on every worker the pool
+ * has started (each with its own slot; i counts arrivals), for per-thread
+ * set-up such as growing per-thread buffers; a worker started later notes a
+ * cache high-water rise (core/cache_high_water.h) so that the next
+ * thread_caches_sync reaches it. Returns 0; -1 when another thread's job is
+ * running, and then the task ran on the calling thread only (the caller may
+ * retry later). From inside a task: the calling thread only. */
+int task_pool_each_thread(PoolTask task, const void *ctx);
+
 /* Whether the calling thread is running a pool task (work it starts must then
  * stay on this thread: nested pool jobs run inline, and it must not start
  * OpenMP teams either). */

@@ -17,6 +17,15 @@
  * GEMM's packing scratch: kernels have no error path. */
 float *thread_scratch_floats(size_t floats);
 
+/* After a pass in which some per-thread cache (this scratch, the GEMM's
+ * packing buffers) grew past the largest size any thread had needed: grows
+ * every pool thread's caches to the new largest sizes (on the task pool's
+ * threads, task_pool_each_thread), so that later passes allocate nothing
+ * whichever thread runs which task (core/cache_high_water.h). Cheap when
+ * nothing grew (one atomic exchange); does nothing inside a pool task or an
+ * OpenMP region. Call between passes, e.g. at the end of a forward. */
+void thread_caches_sync(void);
+
 /* Floats rounded up to whole 64-byte lines, for carving aligned sub-buffers. */
 static inline size_t thread_scratch_lines(size_t floats) { return (floats + 15) / 16 * 16; }
 

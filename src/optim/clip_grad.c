@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-#include "optim/thread_share.h"
+#include "optim/optim_parallel.h"
 
 #define NORM_LANES 8 /* Vectorized<float>::size() of torch's 256-bit kernels */
 
@@ -24,15 +24,44 @@ static int is_trainable(const ParamTable *t, const unsigned char *trainable, int
     return t->entries[k].kind == ENTRY_PARAM && (!trainable || trainable[k]);
 }
 
+typedef struct {
+    const ParamTable *t;
+    const unsigned char *trainable;
+    float *grads;
+    float *entry_norms;
+    float coef;
+} ClipCtx;
+
+/* Task k: the norm of entry k's gradient (tasks of very unequal size, hence
+ * one entry per task). */
+static void entry_norm_task(const void *p, int k, int slot)
+{
+    (void)slot;
+    const ClipCtx *c = p;
+    const ParamEntry *en = &c->t->entries[k];
+    c->entry_norms[k] = is_trainable(c->t, c->trainable, k) ? torch_l2_norm_f32(c->grads + en->offset, en->numel) : 0.0f;
+}
+
+/* Scales the trainable gradients among the flat elements [lo, hi). */
+static void scale_range(const void *p, long long lo, long long hi)
+{
+    const ClipCtx *c = p;
+    for (int k = 0; k < c->t->n_entries; k++) {
+        if (!is_trainable(c->t, c->trainable, k)) continue;
+        const ParamEntry *en = &c->t->entries[k];
+        size_t b, end;
+        if (!range_overlap(en->offset, en->numel, (size_t)lo, (size_t)hi, &b, &end)) continue;
+        float *g = c->grads + en->offset;
+        for (size_t i = b; i < end; i++) g[i] *= c->coef;
+    }
+}
+
 int clip_grad_norm(const ParamTable *t, const unsigned char *trainable, float *grads, float max_norm,
                    float *entry_norms, ClipResult *res, Error *e)
 {
     const int n = t->n_entries;
-#pragma omp parallel for schedule(dynamic, 1) if (t->n_params >= OPTIM_PARALLEL_MIN)
-    for (int k = 0; k < n; k++) {
-        const ParamEntry *en = &t->entries[k];
-        entry_norms[k] = is_trainable(t, trainable, k) ? torch_l2_norm_f32(grads + en->offset, en->numel) : 0.0f;
-    }
+    ClipCtx c = {t, trainable, grads, entry_norms, 1.0f};
+    parallel_for_items(n, t->n_params, OPTIM_PARALLEL_MIN, entry_norm_task, &c);
 
     /* The norm of the stacked per-tensor norms, same lanes as above. */
     float acc[NORM_LANES] = {0};
@@ -77,16 +106,7 @@ int clip_grad_norm(const ParamTable *t, const unsigned char *trainable, float *g
     if (!(coef < 1.0f)) return 0; /* torch multiplies by min(coef, 1) = 1: no change */
     res->coef = coef;
     res->clipped = 1;
-#pragma omp parallel if (t->n_params >= OPTIM_PARALLEL_MIN)
-    {
-        int tid = OPTIM_THREAD_ID(), nth = OPTIM_THREAD_COUNT();
-        for (int k = 0; k < n; k++) {
-            if (!is_trainable(t, trainable, k)) continue;
-            size_t b, end;
-            thread_share(t->entries[k].numel, tid, nth, &b, &end);
-            float *g = grads + t->entries[k].offset;
-            for (size_t i = b; i < end; i++) g[i] *= coef;
-        }
-    }
+    c.coef = coef;
+    parallel_for((long long)t->n_params, t->n_params, OPTIM_PARALLEL_MIN, scale_range, &c);
     return 0;
 }

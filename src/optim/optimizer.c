@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "optim/pyfloat.h"
-#include "optim/thread_share.h"
+#include "optim/optim_parallel.h"
 
 const char *optimizer_kind_name(OptimizerKind kind)
 {
@@ -160,42 +160,48 @@ static inline void sgd_plain_slice(float *restrict p, const float *restrict g, s
     }
 }
 
-static void sgd_step(Optimizer *opt, float *params, const float *grads)
+typedef struct {
+    const Optimizer *opt;
+    float *params;
+    const float *grads;
+} StepCtx;
+
+/* The SGD update of the flat elements [lo, hi). */
+static void sgd_range(const void *p, long long lo, long long hi)
 {
-    const OptimSegment *segs = opt->segments;
-    const int n_segs = opt->n_segments;
-    float *state = opt->state0;
-    const int64_t *steps = opt->steps;
-    const OptimGroup *groups = opt->group;
-#pragma omp parallel if (opt->n_params >= OPTIM_PARALLEL_MIN)
-    {
-        int tid = OPTIM_THREAD_ID(), nth = OPTIM_THREAD_COUNT();
-        for (int s = 0; s < n_segs; s++) {
-            const OptimSegment *sg = &segs[s];
-            const OptimGroup *gr = &groups[sg->group];
-            size_t b, en;
-            thread_share(sg->numel, tid, nth, &b, &en);
-            float *p = params + sg->offset, *buf = state + sg->offset;
-            const float *g = grads + sg->offset;
-            float wd = (float)gr->weight_decay, mu = (float)gr->momentum, neg_lr = (float)(-gr->lr);
-            int has_wd = gr->weight_decay != 0.0;
-            if (gr->momentum == 0.0) {
-                if (has_wd) sgd_plain_slice(p, g, b, en, wd, neg_lr, 1);
-                else sgd_plain_slice(p, g, b, en, wd, neg_lr, 0);
-                continue;
-            }
-            int first = steps[sg->entry] == 0;
-            if (has_wd) {
-                if (first) sgd_slice(p, g, buf, b, en, wd, mu, neg_lr, 1, 1);
-                else sgd_slice(p, g, buf, b, en, wd, mu, neg_lr, 1, 0);
-            } else {
-                if (first) sgd_slice(p, g, buf, b, en, wd, mu, neg_lr, 0, 1);
-                else sgd_slice(p, g, buf, b, en, wd, mu, neg_lr, 0, 0);
-            }
+    const StepCtx *c = p;
+    const Optimizer *opt = c->opt;
+    for (int s = 0; s < opt->n_segments; s++) {
+        const OptimSegment *sg = &opt->segments[s];
+        size_t b, en;
+        if (!range_overlap(sg->offset, sg->numel, (size_t)lo, (size_t)hi, &b, &en)) continue;
+        const OptimGroup *gr = &opt->group[sg->group];
+        float *prm = c->params + sg->offset, *buf = opt->state0 + sg->offset;
+        const float *g = c->grads + sg->offset;
+        float wd = (float)gr->weight_decay, mu = (float)gr->momentum, neg_lr = (float)(-gr->lr);
+        int has_wd = gr->weight_decay != 0.0;
+        if (gr->momentum == 0.0) {
+            if (has_wd) sgd_plain_slice(prm, g, b, en, wd, neg_lr, 1);
+            else sgd_plain_slice(prm, g, b, en, wd, neg_lr, 0);
+            continue;
+        }
+        int first = opt->steps[sg->entry] == 0;
+        if (has_wd) {
+            if (first) sgd_slice(prm, g, buf, b, en, wd, mu, neg_lr, 1, 1);
+            else sgd_slice(prm, g, buf, b, en, wd, mu, neg_lr, 1, 0);
+        } else {
+            if (first) sgd_slice(prm, g, buf, b, en, wd, mu, neg_lr, 0, 1);
+            else sgd_slice(prm, g, buf, b, en, wd, mu, neg_lr, 0, 0);
         }
     }
-    for (int s = 0; s < n_segs; s++)
-        if (groups[segs[s].group].momentum != 0.0) opt->steps[segs[s].entry]++;
+}
+
+static void sgd_step(Optimizer *opt, float *params, const float *grads)
+{
+    const StepCtx c = {opt, params, grads};
+    parallel_for((long long)opt->n_params, opt->n_params, OPTIM_PARALLEL_MIN, sgd_range, &c);
+    for (int s = 0; s < opt->n_segments; s++)
+        if (opt->group[opt->segments[s].group].momentum != 0.0) opt->steps[opt->segments[s].entry]++;
 }
 
 /* ---- Adam / AdamW -------------------------------------------------------- */
@@ -274,24 +280,26 @@ static void adam_slice(float *restrict p, const float *restrict g, float *restri
     for (; i < end; i++) adam_element(p + i, g + i, m + i, v + i, s, l2, decoupled);
 }
 
+/* The Adam/AdamW update of the flat elements [lo, hi). */
+static void adam_range(const void *p, long long lo, long long hi)
+{
+    const StepCtx *c = p;
+    const Optimizer *opt = c->opt;
+    for (int s = 0; s < opt->n_segments; s++) {
+        const OptimSegment *sg = &opt->segments[s];
+        size_t b, en;
+        if (!range_overlap(sg->offset, sg->numel, (size_t)lo, (size_t)hi, &b, &en)) continue;
+        AdamScalars sc = adam_scalars(opt, &opt->group[sg->group], opt->steps[sg->entry] + 1);
+        size_t o = sg->offset;
+        adam_slice(c->params + o, c->grads + o, opt->state0 + o, opt->state1 + o, b, en, &sc);
+    }
+}
+
 static void adam_step(Optimizer *opt, float *params, const float *grads)
 {
-    const OptimSegment *segs = opt->segments;
-    const int n_segs = opt->n_segments;
-    float *m = opt->state0, *v = opt->state1;
-#pragma omp parallel if (opt->n_params >= OPTIM_PARALLEL_MIN)
-    {
-        int tid = OPTIM_THREAD_ID(), nth = OPTIM_THREAD_COUNT();
-        for (int s = 0; s < n_segs; s++) {
-            const OptimSegment *sg = &segs[s];
-            AdamScalars sc = adam_scalars(opt, &opt->group[sg->group], opt->steps[sg->entry] + 1);
-            size_t b, en;
-            thread_share(sg->numel, tid, nth, &b, &en);
-            size_t o = sg->offset;
-            adam_slice(params + o, grads + o, m + o, v + o, b, en, &sc);
-        }
-    }
-    for (int s = 0; s < n_segs; s++) opt->steps[segs[s].entry]++;
+    const StepCtx c = {opt, params, grads};
+    parallel_for((long long)opt->n_params, opt->n_params, OPTIM_PARALLEL_MIN, adam_range, &c);
+    for (int s = 0; s < opt->n_segments; s++) opt->steps[opt->segments[s].entry]++;
 }
 
 void optimizer_step(Optimizer *opt, float *params, const float *grads)
