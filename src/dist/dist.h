@@ -40,8 +40,9 @@ void dist_finalize(Dist *d);
 /* 1 when this binary can join an MPI job (built with MPI=1). */
 int dist_mpi_capable(void);
 
-/* buf[0..n) = the sum over ranks, the same bytes on every rank (the reduce
- * order is fixed: reduce-scatter then all-gather of the reduced blocks). */
+/* buf[0..n) = the sum over ranks, the same bytes on every rank (two ranks:
+ * one commutative addition per element; more: reduce-scatter, then an
+ * all-gather of the reduced blocks). */
 int dist_sum_f32(Dist *d, float *buf, size_t n, Error *e);
 /* The same for doubles (status flags, loss items, BN sums): summed in rank order. */
 int dist_sum_f64(Dist *d, double *buf, int n, Error *e);
