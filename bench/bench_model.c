@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "util/alloc_count.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -60,67 +61,6 @@
 #include "model/flops.h"
 #include "model/model.h"
 #include "optim/optimizer.h"
-
-/* ------------------------------------------------------------------------ */
-/* Counting allocator: forwards to glibc's and counts calls while enabled.   */
-
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t count, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-static atomic_long alloc_calls;
-static atomic_int alloc_counting;
-
-static void count_alloc(void)
-{
-    if (atomic_load_explicit(&alloc_counting, memory_order_relaxed))
-        atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
-}
-
-void *malloc(size_t size)
-{
-    count_alloc();
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t count, size_t size)
-{
-    count_alloc();
-    return __libc_calloc(count, size);
-}
-
-void *realloc(void *p, size_t size)
-{
-    count_alloc();
-    return __libc_realloc(p, size);
-}
-
-void free(void *p) { __libc_free(p); }
-
-void *aligned_alloc(size_t align, size_t size)
-{
-    count_alloc();
-    return __libc_memalign(align, size);
-}
-
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    count_alloc();
-    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-    void *p = __libc_memalign(align, size);
-    if (!p && size) return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-void *memalign(size_t align, size_t size);
-void *memalign(size_t align, size_t size)
-{
-    count_alloc();
-    return __libc_memalign(align, size);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Workloads                                                                 */
@@ -300,8 +240,7 @@ static int child_main(const Workload *w, const char *models_dir, double min_time
     if (runner_step(&r, &e) != 0) goto fail; /* warm-up */
     double best = 1e30, spent = 0;
     int steps = 0;
-    atomic_store(&alloc_calls, 0);
-    atomic_store(&alloc_counting, 1);
+    alloc_count_start();
     while (steps < 1 || (steps < MIN_STEPS_OURS && spent < LONG_STEP_S) || (spent < min_time && steps < 200)) {
         double s0 = now_s();
         if (runner_step(&r, &e) != 0) goto fail;
@@ -310,12 +249,12 @@ static int child_main(const Workload *w, const char *models_dir, double min_time
         spent += dt;
         steps++;
     }
-    atomic_store(&alloc_counting, 0);
+    const long allocs = alloc_count_stop();
     res.ok = 1;
     res.seconds = best;
     res.images_per_s = w->batch / best;
     res.steps = steps;
-    res.allocs_per_step = (double)atomic_load(&alloc_calls) / steps;
+    res.allocs_per_step = (double)allocs / steps;
     res.peak_rss_mb = peak_rss_mb_self();
     printf("{\"ok\": true, \"seconds\": %.6f, \"images_per_s\": %.4f, \"steps\": %d, \"peak_rss_mb\": %.1f, "
            "\"allocs_per_step\": %.2f}\n",

@@ -81,46 +81,12 @@ DETECT_SETTINGS = [
 # ---------------------------------------------------------------------------
 
 def install_stubs(src):
-    import importlib
-    import importlib.abc
-    import importlib.machinery
+    """v7.0 on sys.path (yolov5_reference: placeholders for the packages that
+    are missing), with progress bars and TensorBoard made inert and nothing
+    downloaded or installed; returns its utils.general."""
     import types
 
-    class Inert:
-        def __init__(self, *a, **k):
-            pass
-
-        def __getattr__(self, n):
-            if n.startswith("__"):
-                raise AttributeError(n)
-            return Inert()
-
-        def __call__(self, *a, **k):
-            return Inert()
-
-        def __mro_entries__(self, bases):
-            return (object,)
-
-    class StubModule(types.ModuleType):
-        def __getattr__(self, n):
-            if n.startswith("__"):
-                raise AttributeError(n)
-            return Inert()
-
-    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def __init__(self, roots):
-            self.roots = set(roots)
-
-        def find_spec(self, fullname, path, target=None):
-            if fullname.split(".")[0] in self.roots:
-                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-            return None
-
-        def create_module(self, spec):
-            return StubModule(spec.name)
-
-        def exec_module(self, m):
-            m.__path__ = []
+    import yolov5_reference
 
     class Writer:  # torch.utils.tensorboard.SummaryWriter: every call does nothing
         def __init__(self, *a, **k):
@@ -149,20 +115,14 @@ def install_stubs(src):
         def close(self):
             pass
 
-    missing = []
-    for name in ("pandas", "IPython", "matplotlib", "seaborn", "thop", "wandb", "clearml", "comet_ml", "git"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    sys.meta_path.insert(0, Finder(missing))
+    yolov5_reference.add_yolov5_to_path(
+        src, ("pandas", "IPython", "matplotlib", "seaborn", "thop", "wandb", "clearml", "comet_ml", "git"))
     tq = types.ModuleType("tqdm")
     tq.tqdm = Tqdm
     sys.modules["tqdm"] = tq
     tb = types.ModuleType("torch.utils.tensorboard")
     tb.SummaryWriter = Writer
     sys.modules["torch.utils.tensorboard"] = tb
-    sys.path.insert(0, src)
     import utils.general as G
     G.check_requirements = lambda *a, **k: None  # no pip installs
     G.check_git_info = lambda *a, **k: {}

@@ -58,9 +58,9 @@ class _MissingModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__path__ = []
 
 
-def import_yolov5(src, optional=OPTIONAL):
-    """Puts the v7.0 tree at `src` on sys.path (placeholders for missing optional
-    packages) and returns its models.yolo module."""
+def add_yolov5_to_path(src, optional=OPTIONAL):
+    """Puts the v7.0 tree at `src` on sys.path, with placeholders for the
+    packages in `optional` that are not installed."""
     if not os.path.isfile(os.path.join(src, "models", "yolo.py")):
         sys.exit(f"{src}: no models/yolo.py; extract YOLOv5 v7.0 there first")
     missing = []
@@ -73,4 +73,9 @@ def import_yolov5(src, optional=OPTIONAL):
         print(f"using placeholders for missing modules: {', '.join(missing)}")
         sys.meta_path.insert(0, _MissingModules(missing))
     sys.path.insert(0, src)
+
+
+def import_yolov5(src, optional=OPTIONAL):
+    """add_yolov5_to_path, then the v7.0 models.yolo module."""
+    add_yolov5_to_path(src, optional)
     return importlib.import_module("models.yolo")

@@ -14,78 +14,7 @@
 #include "core/rng.h"
 #include "train_test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef COUNT_ALLOCATIONS
-#define COUNT_ALLOCATIONS 1
-#endif
-
-/* ---- Counting allocator ---------------------------------------------------------------- */
-
-static atomic_long alloc_calls;
-static atomic_int alloc_counting;
-
-#if COUNT_ALLOCATIONS
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t count, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-static void count_alloc(void)
-{
-    if (atomic_load_explicit(&alloc_counting, memory_order_relaxed))
-        atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
-}
-
-void *malloc(size_t size)
-{
-    count_alloc();
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t count, size_t size)
-{
-    count_alloc();
-    return __libc_calloc(count, size);
-}
-
-void *realloc(void *p, size_t size)
-{
-    count_alloc();
-    return __libc_realloc(p, size);
-}
-
-void free(void *p) { __libc_free(p); }
-
-void *aligned_alloc(size_t align, size_t size)
-{
-    count_alloc();
-    return __libc_memalign(align, size);
-}
-
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    count_alloc();
-    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-    void *p = __libc_memalign(align, size);
-    if (!p && size) return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-void *memalign(size_t align, size_t size);
-void *memalign(size_t align, size_t size)
-{
-    count_alloc();
-    return __libc_memalign(align, size);
-}
-#endif
+#include "util/alloc_count.h"
 
 /* ---- The steps ------------------------------------------------------------------------- */
 
@@ -161,11 +90,9 @@ static void run_steps(OptimizerKind kind, int threads)
     int stepped = 0;
     long counted = 0;
     for (int i = 1; rc == 0 && i <= COUNTED_BATCHES; i++) {
-        atomic_store(&alloc_calls, 0);
-        atomic_store(&alloc_counting, 1);
+        alloc_count_start();
         rc = trainer_batch(&t, i, &b, &info, &e);
-        atomic_store(&alloc_counting, 0);
-        long calls = atomic_load(&alloc_calls);
+        long calls = alloc_count_stop();
         counted += calls;
         CHECK(rc == 0, "%s, %d threads, batch %d: %s", name, threads, i, e.msg);
         CHECK(calls == 0, "%s, %d threads, batch %d: %ld heap allocations", name, threads, i, calls);
@@ -174,7 +101,7 @@ static void run_steps(OptimizerKind kind, int threads)
     /* Early warm-up batches accumulate 1: every one ends in clip, optimizer and EMA. */
     CHECK(stepped == COUNTED_BATCHES, "%s: the optimizer stepped after %d of %d batches", name, stepped,
           COUNTED_BATCHES);
-    if (COUNT_ALLOCATIONS)
+    if (ALLOC_COUNTING)
         printf("    %s, %d thread%s: %ld allocations in %d batches after the first\n", name, threads,
                threads > 1 ? "s" : "", counted, COUNTED_BATCHES);
     free(images);
@@ -184,7 +111,7 @@ static void run_steps(OptimizerKind kind, int threads)
 
 static void test_sgd_step_allocations(void)
 {
-    if (!COUNT_ALLOCATIONS) printf("    AddressSanitizer owns malloc: steps run, allocations not counted\n");
+    if (!ALLOC_COUNTING) printf("    AddressSanitizer owns malloc: steps run, allocations not counted\n");
     run_steps(OPTIM_SGD, 1);
     run_steps(OPTIM_SGD, 2);
 }
