@@ -369,23 +369,51 @@ typedef struct {
     const BnActKernels *kern;
 } BackwardCtx;
 
-/* Fused unit, per task: the BN backward's sums Σ da and Σ da·(z − mean). */
+/* Fused unit: the BN backward's sums Σ da and Σ da·(z − mean), one pair per
+ * (tile task, channel) as the forward's statistics. A pool task walks whole
+ * planes of one image (a run of channels, every tile of each), so each pass
+ * streams through contiguous memory instead of hopping between channels every
+ * tile's few rows; each tile still gets its own kernel call and its own pair,
+ * so the sums are those of a walk tile by tile. */
+typedef struct {
+    const BackwardCtx *bc;
+    int chans_per_task, chunks; /* channel runs per image */
+} GradSumsCtx;
+
+/* Planes of at least this many floats per pool task (fewer, longer tasks on
+ * the late layers' small planes). */
+#define GRAD_SUMS_TASK_FLOATS 16384
+
 static void grad_sums_task(const void *p, int task, int slot)
 {
     (void)slot;
-    const BackwardCtx *c = p;
+    const GradSumsCtx *gc = p;
+    const BackwardCtx *c = gc->bc;
     const Geometry *g = c->g;
     const int c_out = c->cv->c_out;
-    const int b = task / g->tiles;
-    int oy0, oy1;
-    tile_rows(g, task % g->tiles, &oy0, &oy1);
-    const size_t cols = (size_t)(oy1 - oy0) * g->wo;
-    const size_t base = (size_t)b * g->out_image + (size_t)oy0 * g->wo;
-    for (int ch = 0; ch < c_out; ch++) {
-        const size_t off = base + (size_t)ch * g->P;
-        double *s = c->sums + ((size_t)task * c_out + ch) * 2;
-        c->kern->grad_sums(cols, c->z + off, c->dy + off, &c->chans[ch], c->act, &s[0], &s[1]);
+    const int b = task / gc->chunks;
+    const int ch0 = task % gc->chunks * gc->chans_per_task;
+    const int ch1 = ch0 + gc->chans_per_task < c_out ? ch0 + gc->chans_per_task : c_out;
+    for (int ch = ch0; ch < ch1; ch++) {
+        for (int t = 0; t < g->tiles; t++) {
+            int oy0, oy1;
+            tile_rows(g, t, &oy0, &oy1);
+            const size_t cols = (size_t)(oy1 - oy0) * g->wo;
+            const size_t off = (size_t)b * g->out_image + (size_t)ch * g->P + (size_t)oy0 * g->wo;
+            double *s = c->sums + (((size_t)b * g->tiles + t) * c_out + ch) * 2;
+            c->kern->grad_sums(cols, c->z + off, c->dy + off, &c->chans[ch], c->act, &s[0], &s[1]);
+        }
     }
+}
+
+static void run_grad_sums(const BackwardCtx *bc)
+{
+    const int c_out = bc->cv->c_out;
+    const size_t P = (size_t)bc->g->P;
+    const size_t wanted = (GRAD_SUMS_TASK_FLOATS + P - 1) / P;
+    const int per_task = wanted < (size_t)c_out ? (int)wanted : c_out;
+    GradSumsCtx gc = {bc, per_task, (c_out + per_task - 1) / per_task};
+    run_tasks(bc->n * gc.chunks, grad_sums_task, &gc);
 }
 
 /* Plain conv, per task: Σ dy per channel (the bias gradient's partial sums). */
@@ -481,13 +509,25 @@ typedef struct {
     float *out;
 } GroupSumCtx;
 
+/* Elements per block of the group sum: each element still adds its groups in
+ * order, but a block at a time, so the loops run down contiguous rows (and
+ * vectorise) instead of striding across all the groups for every element. */
+#define GROUP_SUM_BLOCK 256
+
 static void group_sum_range(const void *p, long long lo, long long hi)
 {
     const GroupSumCtx *c = p;
-    for (long long i = lo; i < hi; i++) {
-        float acc = c->groups_buf[i];
-        for (int gi = 1; gi < c->groups; gi++) acc += c->groups_buf[(size_t)gi * c->count + i];
-        c->out[i] += acc;
+    float acc[GROUP_SUM_BLOCK];
+    for (long long b0 = lo; b0 < hi; b0 += GROUP_SUM_BLOCK) {
+        const size_t len = hi - b0 < GROUP_SUM_BLOCK ? (size_t)(hi - b0) : GROUP_SUM_BLOCK;
+        const float *first = c->groups_buf + b0;
+        for (size_t i = 0; i < len; i++) acc[i] = first[i];
+        for (int gi = 1; gi < c->groups; gi++) {
+            const float *row = c->groups_buf + (size_t)gi * c->count + b0;
+            for (size_t i = 0; i < len; i++) acc[i] += row[i];
+        }
+        float *out = c->out + b0;
+        for (size_t i = 0; i < len; i++) out[i] += acc[i];
     }
 }
 
@@ -529,7 +569,7 @@ void conv_bn_act_backward(const ConvBnAct *u, int n, int h, int w, const float *
     }
     BackwardCtx bc = {cv, &g, n, h, w, dw_groups(cv, n, &g), dweight != NULL, u->act, x, weight, s.packed, z, dy,
                       dx, s.dw_groups, s.pairs, s.chans, bn_act_kernels()};
-    run_tasks(g.tasks, grad_sums_task, &bc);
+    run_grad_sums(&bc);
 
     /* As batchnorm_backward: dgamma += Σ dy·x̂, dbeta += Σ dy, and the
      * coefficients of dz = γ·invstd·(da − mean(da) − x̂·mean(da·x̂)). */
