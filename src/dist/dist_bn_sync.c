@@ -21,8 +21,14 @@ static double *packed_buffer(DistBnSync *s, size_t n)
     return s->packed;
 }
 
-static const double *gather(DistBnSync *s, const double *mine, int n)
+/* Every rank's (count, pairs[2 * channels]) as world rows of 1 + 2 * channels
+ * doubles, rank order. */
+static const double *gather_rows(DistBnSync *s, double count, const double *pairs, int channels)
 {
+    const int n = 1 + 2 * channels;
+    double *mine = packed_buffer(s, (size_t)n);
+    mine[0] = count;
+    memcpy(mine + 1, pairs, 2 * (size_t)channels * sizeof(double));
     const double *all;
     Error e;
     if (dist_allgather_f64(s->dist, mine, n, &all, &e)) {
@@ -35,21 +41,18 @@ static const double *gather(DistBnSync *s, const double *mine, int n)
 static void sync_stats(void *ctx, int channels, double *count, double *mean_m2)
 {
     DistBnSync *s = ctx;
-    const int n = 1 + 2 * channels;
-    double *mine = packed_buffer(s, (size_t)n);
-    mine[0] = *count;
-    memcpy(mine + 1, mean_m2, 2 * (size_t)channels * sizeof(double));
-    const double *all = gather(s, mine, n);
+    const size_t n = 1 + 2 * (size_t)channels;
+    const double *all = gather_rows(s, *count, mean_m2, channels);
     const int world = s->dist->world;
     double total = 0;
-    for (int r = 0; r < world; r++) total += all[(size_t)r * n];
+    for (int r = 0; r < world; r++) total += all[r * n];
     for (int ch = 0; ch < channels; ch++) {
         double weighted = 0;
-        for (int r = 0; r < world; r++) weighted += all[(size_t)r * n] * all[(size_t)r * n + 1 + 2 * ch];
+        for (int r = 0; r < world; r++) weighted += all[r * n] * all[r * n + 1 + 2 * ch];
         const double mean = weighted / total;
         double m2 = 0;
         for (int r = 0; r < world; r++) {
-            const double *v = all + (size_t)r * n;
+            const double *v = all + r * n;
             const double d = v[1 + 2 * ch] - mean;
             m2 += v[2 + 2 * ch] + v[0] * d * d;
         }
@@ -62,18 +65,17 @@ static void sync_stats(void *ctx, int channels, double *count, double *mean_m2)
 static void sync_sums(void *ctx, int channels, double *count, double *sums)
 {
     DistBnSync *s = ctx;
-    const int n = 1 + 2 * channels;
-    double *mine = packed_buffer(s, (size_t)n);
-    mine[0] = *count;
-    memcpy(mine + 1, sums, 2 * (size_t)channels * sizeof(double));
-    const double *all = gather(s, mine, n);
+    const size_t n = 1 + 2 * (size_t)channels;
+    const double *all = gather_rows(s, *count, sums, channels);
     const int world = s->dist->world;
-    for (int k = 0; k < n; k++) {
+    double total = 0;
+    for (int r = 0; r < world; r++) total += all[r * n];
+    for (size_t k = 1; k < n; k++) {
         double t = 0;
-        for (int r = 0; r < world; r++) t += all[(size_t)r * n + k];
-        if (k == 0) *count = t;
-        else sums[k - 1] = t;
+        for (int r = 0; r < world; r++) t += all[r * n + k];
+        sums[k - 1] = t;
     }
+    *count = total;
 }
 
 void dist_bn_sync_init(DistBnSync *s, Dist *d)
