@@ -4,7 +4,7 @@
 #
 # Every src/**/*.c except the CLI goes into one static library that the binary,
 # the tests (tests/**/test_*.c, one binary each) and the benchmarks
-# (bench/bench_*.c) link. Files named *_avx512.c / *_avx2.c hold ISA-specific
+# (bench/bench_*.c) link. Files named *_avx512.c / *_avx512bf16.c / *_avx2.c hold ISA-specific
 # kernels and get their -m flags alone; the choice among them is made at run
 # time from cpuid, so the binary runs on any x86-64.
 
@@ -18,6 +18,8 @@ LDFLAGS += -fopenmp
 
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma
 AVX2_FLAGS   := -mavx2 -mfma
+AVX512BF16_FLAGS := $(AVX512_FLAGS) -mavx512bf16
+ISA_FLAGS = $(if $(findstring _avx512bf16.c,$<),$(AVX512BF16_FLAGS),$(if $(findstring _avx512.c,$<),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$<),$(AVX2_FLAGS))))
 
 # dist_mpi.c is MPI's Dist: only the MPI-capable binary links it (see below).
 LIB_SRC   := $(filter-out src/cli/% src/dist/dist_mpi.c,$(shell find src -name '*.c' | sort))
@@ -59,7 +61,7 @@ $(DEPS_OK): scripts/deps.sh
 
 $(BUILD)/%.o: %.c $(SRC_HEADERS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring _avx512.c,$<),$(AVX512_FLAGS),$(if $(findstring _avx2.c,$<),$(AVX2_FLAGS))) -c $< -o $@
+	$(CC) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -6,6 +6,10 @@
  *   bench_gemm --quick    fewer repetitions, best ISA only
  *   bench_gemm --tiles    also compare the AVX-512 register tiles
  *
+ * Where the CPU has AVX512_BF16, each product also gets a "bf16" row (the
+ * opt-in GEMM_BF16 kernels); its "% peak" is still against the fp32 FMA peak,
+ * so it can exceed 100%.
+ *
  * "% peak" is against the measured FMA peak of the best ISA (AVX-512 here) with
  * the same number of threads, also for the AVX2 and generic rows. Timings are
  * best-of-N; on a shared machine the 2-thread rows suffer most from other load. */
@@ -155,6 +159,12 @@ int main(int argc, char **argv)
                        s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', isa_name((Isa)isa), threads, gf,
                        peak[threads] > 0 ? 100.0 * gf / peak[threads] : 0.0);
             }
+        }
+        for (int t = 0; gemm_bf16_available() && t < thread_variants; t++) {
+            const int threads = thread_counts[t];
+            double gf = gflops_of(s, time_product(s, &o, ISA_AVX512, &gemm_kernel_avx512_bf16, threads, min_time));
+            printf("%-20s %5d %6d %5d  %c%c  %-7s %3d %8.1f %6.1f%%\n", s->what, s->m, s->n, s->k, s->ta ? 'T' : 'N',
+                   s->tb ? 'T' : 'N', "bf16", threads, gf, peak[threads] > 0 ? 100.0 * gf / peak[threads] : 0.0);
         }
         operands_free(&o);
         fflush(stdout);

@@ -25,6 +25,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,15 +106,6 @@ static float *scratch_grow(float **buf, size_t *cap, size_t floats, atomic_size_
     return *buf;
 }
 
-/* Splits k into blocks of at most KC, all but the last equal, depending on k and
- * KC only (never on threads), so the summation order is fixed. Balanced blocks
- * avoid a short, inefficient last block (k = KC + 1 becomes two halves). */
-static int k_block(int k, int kc_max)
-{
-    int blocks = (k + kc_max - 1) / kc_max;
-    return (k + blocks - 1) / blocks;
-}
-
 /* The loop nest on one thread's part of C (m x n, op(A) rows and op(B) columns
  * already offset to it). B micro-panels are packed inside the jr loop during the
  * first ic block, right before the kernels that use them, so they are still in L1;
@@ -124,7 +116,7 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
                        ptrdiff_t ldc)
 {
     const int MR = kern->mr, NR = kern->nr;
-    const int KC = k_block(k, kern->kc);
+    const int KC = gemm_k_block(k, kern->kc);
     const int NC = min_int(kern->nc, (n + NR - 1) / NR * NR);
     const int MC = min_int(kern->mc, (m + MR - 1) / MR * MR);
     const int recycle_b = m <= MC;
@@ -132,15 +124,16 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
      * packing would copy it only to be used by that one block, and copying costs
      * as much as the FMAs when m is small. (Measured: 16 x 6400 x 144 goes from
      * ~160 to ~220 GFLOP/s on Zen 5.) Edge panels narrower than NR are packed. */
-    const int direct_b = !trans_b && recycle_b;
+    const int direct_b = !trans_b && recycle_b && !kern->pairs_k;
+    const int KS = gemm_slots(kern, KC); /* slot rows of a full k block */
     PackScratch *scratch = scratch_for_thread();
-    float *bp = scratch_grow(&scratch->b, &scratch->b_cap, (size_t)KC * (recycle_b ? NR : NC), &pack_b_mark);
-    float *ap = scratch_grow(&scratch->a, &scratch->a_cap, (size_t)KC * MC, &pack_a_mark);
+    float *bp = scratch_grow(&scratch->b, &scratch->b_cap, (size_t)KS * (recycle_b ? NR : NC), &pack_b_mark);
+    float *ap = scratch_grow(&scratch->a, &scratch->a_cap, (size_t)KS * MC, &pack_a_mark);
 
     for (int jc = 0; jc < n; jc += NC) {
         int nc = min_int(NC, n - jc);
         for (int pc = 0; pc < k; pc += KC) {
-            int kc = min_int(KC, k - pc);
+            int kc = min_int(KC, k - pc), ks = gemm_slots(kern, kc);
             float beta_k = pc == 0 ? beta : 1.0f;
             const float *bsrc = trans_b ? b + (ptrdiff_t)jc * ldb + pc : b + (ptrdiff_t)pc * ldb + jc;
             for (int ic = 0; ic < m; ic += MC) {
@@ -155,7 +148,7 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
                         bpanel = bsrc + jr;
                         b_step = ldb;
                     } else {
-                        float *packed = recycle_b ? bp : bp + (size_t)jr * kc;
+                        float *packed = recycle_b ? bp : bp + (size_t)jr * ks;
                         if (ic == 0)
                             kern->pack(trans_b, trans_b ? bsrc + (ptrdiff_t)jr * ldb : bsrc + jr, ldb, nr, kc,
                                        NR, packed);
@@ -164,7 +157,7 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
                     }
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = min_int(MR, mc - ir);
-                        kern->kernel(kc, ap + (size_t)ir * kc, bpanel, b_step,
+                        kern->kernel(kc, ap + (size_t)ir * ks, bpanel, b_step,
                                      c + (ptrdiff_t)(ic + ir) * ldc + jc + jr, ldc, alpha, beta_k, mr, nr);
                     }
                 }
@@ -179,7 +172,7 @@ static void gemm_block(const GemmKernel *kern, int trans_a, int trans_b, int m, 
 static void gemm_dot_block(const GemmKernel *kern, int m, int n, int k, float alpha, const float *a,
                            ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc)
 {
-    const int R = kern->dot_mr, S = kern->dot_nr, KC = k_block(k, kern->dot_kc);
+    const int R = kern->dot_mr, S = kern->dot_nr, KC = gemm_k_block(k, kern->dot_kc);
     for (int pc = 0; pc < k; pc += KC) {
         int kc = min_int(KC, k - pc);
         float beta_k = pc == 0 ? beta : 1.0f;
@@ -289,6 +282,53 @@ static Isa best_isa_cached(void)
         atomic_store_explicit(&cached, isa, memory_order_relaxed);
     }
     return (Isa)isa;
+}
+
+int gemm_bf16_available(void)
+{
+    static atomic_int cached = -1;
+    int ok = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (ok < 0) {
+        ok = best_isa_cached() == ISA_AVX512 && cpu_features().avx512bf16;
+        atomic_store_explicit(&cached, ok, memory_order_relaxed);
+    }
+    return ok;
+}
+
+float gemm_round_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0) {
+        u &= 0x80000000u; /* zero or subnormal: signed zero */
+    } else if ((u & 0x7f800000u) == 0x7f800000u) {
+        if (u & 0x007fffffu) u |= 0x00400000u; /* NaN stays NaN (quiet) */
+    } else {
+        u += 0x7fffu + ((u >> 16) & 1u); /* to nearest, ties to even */
+    }
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+const GemmKernel *gemm_kernel_best(GemmPrecision precision)
+{
+    if (precision == GEMM_BF16) {
+        if (!gemm_bf16_available()) {
+            /* Callers check first; running fp32 silently would misreport the mode. */
+            fprintf(stderr, "gemm: bf16 requested on a CPU without AVX512_BF16\n");
+            abort();
+        }
+        return &gemm_kernel_avx512_bf16;
+    }
+    return gemm_kernel_for(best_isa_cached());
+}
+
+void gemm_precision(GemmPrecision precision, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    gemm_with_kernel(gemm_kernel_best(precision), 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                     ldc);
 }
 
 void gemm_isa(Isa isa, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,

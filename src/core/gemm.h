@@ -13,8 +13,23 @@
 
 #include "cpu.h"
 
+/* Operand precision. GEMM_BF16 rounds op(A) and op(B) to bfloat16 (to nearest
+ * even, subnormals read as zero: gemm_round_bf16) and sums the exact products
+ * in fp32, with the fp32 path's blocking (results are again independent of the
+ * thread count). It needs AVX512_BF16; the caller checks gemm_bf16_available(). */
+typedef enum { GEMM_FP32 = 0, GEMM_BF16 = 1 } GemmPrecision;
+
+/* Whether GEMM_BF16 can run here (cpuid, and YV5_ISA not capping below avx512). */
+int gemm_bf16_available(void);
+/* x rounded to bfloat16 the way GEMM_BF16 rounds its operands, as a float. */
+float gemm_round_bf16(float x);
+
 void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
           const float *b, int ldb, float beta, float *c, int ldc);
+
+/* gemm() in a given precision. */
+void gemm_precision(GemmPrecision precision, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* The same product with a given kernel family (for tests and benchmarks).
  * Falls back to the best available ISA when `isa` is not supported here. */

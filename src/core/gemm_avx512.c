@@ -5,6 +5,7 @@
  * mr x nr tile of C is read or written and no FMA is spent on missing rows. */
 #include <immintrin.h>
 
+#include "gemm_avx512_util.h"
 #include "gemm_internal.h"
 
 #define MAX_ROWS 14
@@ -50,40 +51,6 @@ static inline __attribute__((always_inline)) void tile(const int rows, const int
             _mm512_mask_storeu_ps(ci + j * 16, mask, r);
         }
     }
-}
-
-/* In-register transpose of a 16 x 16 block: r[i] lane j becomes r[j] lane i. */
-static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] =
-            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] =
-            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* Rows 0-3 now hold, per 128-bit lane L, elements (4q + 0..3) of rows 4L..4L+3
-     * of the original block group 0; combine 128-bit lanes across groups. */
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
-            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
-    }
-}
-
-static inline __mmask16 first_lanes(int count)
-{
-    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1u);
 }
 
 /* Copies kc runs of w <= width floats (run p at src + p*ld) into rows of width

@@ -1,12 +1,13 @@
 /* One-thread GEMM entry points (see gemm_batch.h), on the kernels of
  * gemm_internal.h.
  *
- * Packed A layout: the k dimension in blocks of KC = k_block(k, kern->kc)
+ * Packed A layout: the k dimension in blocks of KC = gemm_k_block(k, kern->kc)
  * (the same blocks gemm() uses), block by block; within a block, op(A)'s rows
  * in micro-panels of MR rows (kern->pack's layout, zero-padded to a whole
- * panel), so block pc starts at m_pad * pc and its panel of rows [i, i+MR) at
- * i * kc within the block. The product walks k blocks, then NR-column panels
- * of B (read in place when B is row-major and the panel full, else packed into
+ * panel), so block pc starts at m_pad * slots(KC) * (pc / KC) and its panel of
+ * rows [i, i+MR) at i * slots(kc) within the block (slots: gemm_slots, k steps
+ * for fp32, pairs of them for bf16). The product walks k blocks, then NR-column
+ * panels of B (read in place when B is row-major, fp32 and the panel full, else packed into
  * a small per-thread buffer), then the A panels: each element is summed over
  * each k block by the micro-kernel and added to C block after block, exactly
  * as gemm() does. */
@@ -20,50 +21,39 @@
 #include "core/cache_high_water.h"
 #include "core/gemm_internal.h"
 
-/* cpu_best_isa() reads cpuid and the environment: too slow per call. The
- * cached value is an immutable fact about the machine and process. */
-static const GemmKernel *best_kernel(void)
+void gemm_serial(GemmPrecision precision, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-    static atomic_int cached = -1;
-    int isa = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (isa < 0) {
-        isa = (int)cpu_best_isa();
-        atomic_store_explicit(&cached, isa, memory_order_relaxed);
-    }
-    return gemm_kernel_for((Isa)isa);
-}
-
-void gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-                 const float *b, int ldb, float beta, float *c, int ldc)
-{
-    gemm_with_kernel(best_kernel(), 1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-/* gemm.c's k blocking: blocks of at most KC, all but the last equal. */
-static int k_block(int k, int kc_max)
-{
-    int blocks = (k + kc_max - 1) / kc_max;
-    return (k + blocks - 1) / blocks;
+    gemm_with_kernel(gemm_kernel_best(precision), 1, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 static int round_up(int x, int unit) { return (x + unit - 1) / unit * unit; }
 
-size_t gemm_packed_a_floats(int m, int k)
+/* Slots (floats) before k block pc/KC of a packed A with m_pad rows: every
+ * earlier block is a full one. */
+static size_t block_offset(const GemmKernel *kern, int m_pad, int pc, int KC)
 {
-    const GemmKernel *kern = best_kernel();
-    if (m <= 0 || k <= 0) return 0;
-    return (size_t)round_up(m, kern->mr) * k;
+    return (size_t)m_pad * (size_t)(pc / KC) * (size_t)gemm_slots(kern, KC);
 }
 
-void gemm_pack_a(int trans_a, int m, int k, const float *a, int lda, float *packed)
+size_t gemm_packed_a_floats(GemmPrecision precision, int m, int k)
 {
-    const GemmKernel *kern = best_kernel();
+    const GemmKernel *kern = gemm_kernel_best(precision);
+    if (m <= 0 || k <= 0) return 0;
+    const int KC = gemm_k_block(k, kern->kc), last = k - (k - 1) / KC * KC;
+    const int m_pad = round_up(m, kern->mr);
+    return block_offset(kern, m_pad, (k - 1) / KC * KC, KC) + (size_t)m_pad * gemm_slots(kern, last);
+}
+
+void gemm_pack_a(GemmPrecision precision, int trans_a, int m, int k, const float *a, int lda, float *packed)
+{
+    const GemmKernel *kern = gemm_kernel_best(precision);
     if (m <= 0 || k <= 0) return;
-    const int KC = k_block(k, kern->kc), m_pad = round_up(m, kern->mr);
+    const int KC = gemm_k_block(k, kern->kc), m_pad = round_up(m, kern->mr);
     for (int pc = 0; pc < k; pc += KC) {
         int kc = k - pc < KC ? k - pc : KC;
         const float *src = trans_a ? a + (ptrdiff_t)pc * lda : a + pc;
-        kern->pack(!trans_a, src, lda, m, kc, kern->mr, packed + (size_t)m_pad * pc);
+        kern->pack(!trans_a, src, lda, m, kc, kern->mr, packed + block_offset(kern, m_pad, pc, KC));
     }
 }
 
@@ -110,27 +100,27 @@ void gemm_panel_prepare(void)
     if (mark) panel_for(mark);
 }
 
-void gemm_serial_packed_a(int trans_b, int m, int n, int k, const float *packed_a, const float *b, int ldb,
-                          float beta, float *c, int ldc)
+void gemm_serial_packed_a(GemmPrecision precision, int trans_b, int m, int n, int k, const float *packed_a,
+                          const float *b, int ldb, float beta, float *c, int ldc)
 {
-    const GemmKernel *kern = best_kernel();
+    const GemmKernel *kern = gemm_kernel_best(precision);
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
         return;
     }
-    const int MR = kern->mr, NR = kern->nr, KC = k_block(k, kern->kc), m_pad = round_up(m, MR);
-    float *bp = panel_for((size_t)KC * NR);
+    const int MR = kern->mr, NR = kern->nr, KC = gemm_k_block(k, kern->kc), m_pad = round_up(m, MR);
+    float *bp = panel_for((size_t)gemm_slots(kern, KC) * NR);
     for (int pc = 0; pc < k; pc += KC) {
-        const int kc = k - pc < KC ? k - pc : KC;
+        const int kc = k - pc < KC ? k - pc : KC, ks = gemm_slots(kern, kc);
         const float beta_k = pc == 0 ? beta : 1.0f;
-        const float *ablock = packed_a + (size_t)m_pad * pc;
+        const float *ablock = packed_a + block_offset(kern, m_pad, pc, KC);
         for (int jr = 0; jr < n; jr += NR) {
             const int nr = n - jr < NR ? n - jr : NR;
             const float *bpanel;
             ptrdiff_t b_step;
-            if (!trans_b && nr == NR) {
+            if (!trans_b && nr == NR && !kern->pairs_k) {
                 bpanel = b + (ptrdiff_t)pc * ldb + jr;
                 b_step = ldb;
             } else {
@@ -141,7 +131,7 @@ void gemm_serial_packed_a(int trans_b, int m, int n, int k, const float *packed_
             }
             for (int ir = 0; ir < m; ir += MR) {
                 const int mr = m - ir < MR ? m - ir : MR;
-                kern->kernel(kc, ablock + (size_t)ir * kc, bpanel, b_step, c + (ptrdiff_t)ir * ldc + jr, ldc, 1.0f,
+                kern->kernel(kc, ablock + (size_t)ir * ks, bpanel, b_step, c + (ptrdiff_t)ir * ldc + jr, ldc, 1.0f,
                              beta_k, mr, nr);
             }
         }

@@ -16,18 +16,22 @@
 
 #include <stddef.h>
 
-void gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-                 const float *b, int ldb, float beta, float *c, int ldc);
+#include "core/gemm.h"
+
+/* Each entry point takes the precision (gemm.h's GemmPrecision); a packed A is
+ * only valid for products in the precision it was packed for. */
+void gemm_serial(GemmPrecision precision, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* Floats a packed op(A) of m x k takes (for the best kernel of this CPU). */
-size_t gemm_packed_a_floats(int m, int k);
+size_t gemm_packed_a_floats(GemmPrecision precision, int m, int k);
 /* Packs op(A) (m x k; A stored k x m when trans_a, else m x k, leading
  * dimension lda) into `packed` (gemm_packed_a_floats floats, any alignment
  * of float). */
-void gemm_pack_a(int trans_a, int m, int k, const float *a, int lda, float *packed);
+void gemm_pack_a(GemmPrecision precision, int trans_a, int m, int k, const float *a, int lda, float *packed);
 /* C = A·op(B) + beta·C, m x n, with A from gemm_pack_a(., m, k, ...); beta 0
  * means C is not read. Runs on the calling thread. */
-void gemm_serial_packed_a(int trans_b, int m, int n, int k, const float *packed_a, const float *b, int ldb,
-                          float beta, float *c, int ldc);
+void gemm_serial_packed_a(GemmPrecision precision, int trans_b, int m, int n, int k, const float *packed_a,
+                          const float *b, int ldb, float beta, float *c, int ldc);
 
 #endif

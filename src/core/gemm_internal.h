@@ -6,7 +6,10 @@
  *   A micro-panel: kc steps of MR floats, a[p*MR + i] = op(A)(i, p);
  *   B micro-panel: kc steps of NR floats, b[p*NR + j] = op(B)(p, j).
  * Rows i >= mr of an A panel and columns j >= nr of a B panel are zero padding,
- * so a kernel may compute on them but must store only the mr x nr valid part. */
+ * so a kernel may compute on them but must store only the mr x nr valid part.
+ * A bf16 family (pairs_k) packs two k steps per 32-bit slot instead of one
+ * float: a panel has gemm_slots(kc) rows, sizes and offsets count slots, and
+ * b_step is in slots (gemm_avx512bf16.c). */
 #ifndef YV5_GEMM_INTERNAL_H
 #define YV5_GEMM_INTERNAL_H
 
@@ -46,6 +49,7 @@ typedef void (*GemmDotKernel)(int kc, const float *a, ptrdiff_t lda, const float
 typedef struct {
     const char *name;
     Isa isa;
+    int pairs_k;    /* 1: bf16 pairs of k steps per slot; 0: one float per k step */
     int mr, nr;     /* register tile */
     int kc, mc, nc; /* cache blocking; mc is a multiple of mr, nc of nr */
     GemmMicroKernel kernel;
@@ -53,6 +57,18 @@ typedef struct {
     GemmDotKernel dot; /* NULL: this family always packs */
     int dot_mr, dot_nr, dot_kc;
 } GemmKernel;
+
+/* Slot rows of a packed panel of kc steps. */
+static inline int gemm_slots(const GemmKernel *kern, int kc) { return kern->pairs_k ? (kc + 1) / 2 : kc; }
+
+/* Splits k into blocks of at most KC, all but the last equal, depending on k and
+ * KC only (never on threads), so the summation order is fixed. Balanced blocks
+ * avoid a short, inefficient last block (k = KC + 1 becomes two halves). */
+static inline int gemm_k_block(int k, int kc_max)
+{
+    int blocks = (k + kc_max - 1) / kc_max;
+    return (k + blocks - 1) / blocks;
+}
 
 /* Portable packing (scalar loops), used by the generic and AVX2 families. */
 void gemm_pack_generic(int k_contiguous, const float *src, ptrdiff_t ld, int extent, int kc, int width,
@@ -68,8 +84,15 @@ extern const GemmKernel gemm_kernel_avx512_12x32;
 extern const GemmKernel gemm_kernel_avx512_14x32;
 extern const GemmKernel gemm_kernel_avx512_6x64;
 
+/* The bf16 family (AVX512_BF16). */
+extern const GemmKernel gemm_kernel_avx512_bf16;
+
 /* The default kernel of an ISA family (no support check). */
 const GemmKernel *gemm_kernel_for(Isa isa);
+
+/* The kernel gemm() and the gemm_batch.h entry points use for a precision on
+ * this machine (bf16 must be available: gemm_bf16_available()). */
+const GemmKernel *gemm_kernel_best(GemmPrecision precision);
 
 /* The whole product with a given kernel and at most max_threads OpenMP threads
  * (max_threads <= 0: omp_get_max_threads()). gemm() and gemm_isa() call this. */

@@ -50,6 +50,7 @@
 #include "ckpt/safetensors.h"
 #include "core/arena.h"
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/rng.h"
 #include "model/model_config.h"
 #include "model/param_table.h"
@@ -170,6 +171,10 @@ typedef struct {
      * data-parallel job (--sync-bn; nn/bn_sync.h). NULL: per process. Not
      * owned. */
     const struct BnSync *bn_sync;
+    /* Operand precision of every convolution's products (--bf16: GEMM_BF16,
+     * which needs gemm_bf16_available()); BN, activations, the loss and the
+     * optimizer stay fp32 whatever it is. model_create sets GEMM_FP32. */
+    GemmPrecision precision;
 
     /* The last forward: what backward needs to know. */
     int run_n, run_h, run_w;

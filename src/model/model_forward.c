@@ -101,10 +101,18 @@ static void pred_to_head(int n, int na, int no, size_t hw, const float *p, float
 /* ------------------------------------------------------------------------ */
 /* Forward                                                                   */
 
-static ConvBnAct unit_layer(const ConvUnit *u)
+ConvBnAct model_conv_layer(const Model *m, const ConvUnit *u)
 {
-    ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM, NULL};
+    ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad, m->precision}, u->act, MODEL_BN_EPS,
+                     MODEL_BN_MOMENTUM, NULL};
     return cba;
+}
+
+Conv2d model_head_conv(const Model *m, int level)
+{
+    const DetectParams *d = &m->table.detect;
+    Conv2d cv = {d->head[level].c_in, d->na * d->no, 1, 1, 0, m->precision};
+    return cv;
 }
 
 /* Where one forward pass over the graph reads and writes: the whole batch
@@ -136,7 +144,7 @@ static void conv_forward(Model *m, const GraphOp *op, const Pass *ps)
 {
     const ConvUnit *u = &m->table.units[op->unit];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
-    ConvBnAct cba = unit_layer(u);
+    ConvBnAct cba = model_conv_layer(m, u);
     if (ps->train) cba.sync = m->bn_sync;
     const float *w = m->params + u->weight, *gamma = m->params + u->gamma, *beta = m->params + u->beta;
     const float *xd = data_of(m, ps, op->in[0]);
@@ -158,7 +166,7 @@ static void head_forward(Model *m, const GraphOp *op, const Pass *ps)
     const DetectHead *hd = &d->head[op->level];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
     const GraphTensor *p = &m->graph.tensors[op->out];
-    const Conv2d cv = {hd->c_in, d->na * d->no, 1, 1, 0};
+    const Conv2d cv = model_head_conv(m, op->level);
     const size_t hw = (size_t)p->h * p->w;
     float *r = shifted(ps, op->scratch);
     float *conv_scratch = r + (numel(ps->n, p) + 15) / 16 * 16;
@@ -273,7 +281,7 @@ static void conv_backward(Model *m, const GraphOp *op, int n)
     const ConvUnit *u = &m->table.units[op->unit];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
     const GraphTensor *y = &m->graph.tensors[op->out];
-    ConvBnAct cba = unit_layer(u);
+    ConvBnAct cba = model_conv_layer(m, u);
     cba.sync = m->bn_sync;
     conv_bn_act_backward(&cba, n, x->h, x->w, x->data, m->params + u->weight, m->params + u->gamma,
                          m->params + u->beta, op->z, op->mean, op->invstd, op->mean + u->c_out, y->grad, x->grad,
@@ -286,7 +294,7 @@ static void head_backward(Model *m, const GraphOp *op, int n, const float *dp)
     const DetectHead *hd = &d->head[op->level];
     const GraphTensor *x = &m->graph.tensors[op->in[0]];
     const GraphTensor *p = &m->graph.tensors[op->out];
-    const Conv2d cv = {hd->c_in, d->na * d->no, 1, 1, 0};
+    const Conv2d cv = model_head_conv(m, op->level);
     float *dr = op->scratch_bwd;
     float *cols = dr + (numel(n, p) + 15) / 16 * 16;
     pred_to_head(n, d->na, d->no, (size_t)p->h * p->w, dp, dr);

@@ -3,6 +3,13 @@
 #define YV5_MODEL_INTERNAL_H
 
 #include "model/model.h"
+#include "nn/conv_bn_act.h"
+
+/* The fused Conv -> BN -> act layer of conv unit u, and the plain 1x1 output
+ * conv of Detect level `level`, in the model's GEMM precision (SyncBN hook
+ * unset: the forward sets it for training passes). */
+ConvBnAct model_conv_layer(const Model *m, const ConvUnit *u);
+Conv2d model_head_conv(const Model *m, int level);
 
 /* Upper bound of the buffers one run plans (sizes the planning scratch). */
 int model_plan_capacity(const Graph *g, int nl);

@@ -199,12 +199,11 @@ static void op_scratch(const Model *m, const GraphOp *op, int n, int train, size
     *fwd = *bwd = 0;
     if (op->kind == OP_CONV) {
         const ConvUnit *u = &m->table.units[op->unit];
-        ConvBnAct cba = {{u->c_in, u->c_out, u->k, u->stride, u->pad}, u->act, MODEL_BN_EPS, MODEL_BN_MOMENTUM, NULL};
+        ConvBnAct cba = model_conv_layer(m, u);
         *fwd = conv_bn_act_forward_scratch_floats(&cba, n, ih, iw, train);
         if (train) *bwd = conv_bn_act_backward_scratch_floats(&cba, n, ih, iw);
     } else if (op->kind == OP_HEAD) {
-        const DetectParams *d = &m->table.detect;
-        Conv2d cv = {d->head[op->level].c_in, d->na * d->no, 1, 1, 0};
+        Conv2d cv = model_head_conv(m, op->level);
         *fwd = lines(out) + conv2d_batched_forward_scratch_floats(&cv, n, ih, iw); /* output before the permute */
         if (train) *bwd = lines(out) + conv2d_batched_backward_scratch_floats(&cv, n, ih, iw);
     } else if (op->kind == OP_MAXPOOL && !train) {

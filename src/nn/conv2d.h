@@ -7,8 +7,14 @@
 
 #include <stddef.h>
 
+#include "core/gemm.h"
+
 typedef struct {
     int c_in, c_out, k, stride, pad;
+    /* The products' operand precision (the batched convolutions of
+     * nn/conv_bn_act.h; conv2d_forward/backward are fp32 always). Zero-initialised
+     * means GEMM_FP32. */
+    GemmPrecision precision;
 } Conv2d;
 
 /* floor((in + 2*pad - k) / stride) + 1 */

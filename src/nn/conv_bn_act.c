@@ -96,14 +96,16 @@ static Scratch carve(float *base, int c_out, int with_chans, int pair_tasks, siz
 }
 
 /* Pack the weights when more than one product will use them. */
+/* Sized for fp32 whatever cv->precision is: a bf16 pack holds two k steps per
+ * float and is never larger, so a plan made in one precision serves both. */
 static size_t forward_packed_floats(const Conv2d *cv, const Geometry *g)
 {
-    return g->tasks >= 2 ? gemm_packed_a_floats(cv->c_out, g->K) : 0;
+    return g->tasks >= 2 ? gemm_packed_a_floats(GEMM_FP32, cv->c_out, g->K) : 0;
 }
 
 static size_t backward_packed_floats(const Conv2d *cv, const Geometry *g)
 {
-    return g->tasks >= 2 ? gemm_packed_a_floats(g->K, cv->c_out) : 0;
+    return g->tasks >= 2 ? gemm_packed_a_floats(GEMM_FP32, g->K, cv->c_out) : 0;
 }
 
 static Scratch forward_scratch(const Conv2d *cv, const Geometry *g, int fused, int train, float *base)
@@ -159,15 +161,15 @@ static void run_tasks(int count, PoolTask fn, const void *ctx)
 /* A product inside a task: on this thread, with the packed weights when there
  * are; otherwise with gemm()'s own threads only when no parallel work is
  * running (a single task: batch-1 layers with one tile). */
-static void product(const float *packed, int ta, int tb, int m, int n, int k, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc)
+static void product(GemmPrecision prec, const float *packed, int ta, int tb, int m, int n, int k, const float *a,
+                    int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     if (packed)
-        gemm_serial_packed_a(tb, m, n, k, packed, b, ldb, beta, c, ldc);
+        gemm_serial_packed_a(prec, tb, m, n, k, packed, b, ldb, beta, c, ldc);
     else if (task_pool_in_task() || omp_in_parallel())
-        gemm_serial(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        gemm_serial(prec, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
     else
-        gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        gemm_precision(prec, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -211,7 +213,7 @@ static void forward_task(const void *p, int task, int slot)
         bsrc = col;
         ldb = cols;
     }
-    product(c->packed, 0, 0, cv->c_out, cols, g->K, c->weight, g->K, bsrc, ldb, 0.0f, ob, g->P);
+    product(cv->precision, c->packed, 0, 0, cv->c_out, cols, g->K, c->weight, g->K, bsrc, ldb, 0.0f, ob, g->P);
     for (int ch = 0; ch < cv->c_out; ch++) {
         float *plane = ob + (size_t)ch * g->P;
         if (c->stats) {
@@ -226,10 +228,11 @@ static void forward_task(const void *p, int task, int slot)
     }
 }
 
-static const float *pack_weights(const float *packed, int trans, int m, int k, const float *weight, int ld)
+static const float *pack_weights(const Conv2d *cv, const float *packed, int trans, int m, int k,
+                                 const float *weight, int ld)
 {
     if (!packed) return NULL;
-    gemm_pack_a(trans, m, k, weight, ld, (float *)packed);
+    gemm_pack_a(cv->precision, trans, m, k, weight, ld, (float *)packed);
     return packed;
 }
 
@@ -262,7 +265,7 @@ void conv_bn_act_forward_train(const ConvBnAct *u, int n, int h, int w, const fl
     if (n <= 0 || g.P <= 0 || c_out <= 0) return;
     Scratch s = forward_scratch(cv, &g, 1, 1, scratch);
     const BnActKernels *kern = bn_act_kernels();
-    const float *packed = pack_weights(s.packed, 0, c_out, g.K, weight, g.K);
+    const float *packed = pack_weights(cv, s.packed, 0, c_out, g.K, weight, g.K);
 
     ForwardCtx fc = {cv, &g, h, w, x, weight, packed, z, s.pairs, NULL, NULL, kern, u->act};
     run_tasks(g.tasks, forward_task, &fc);
@@ -338,7 +341,7 @@ void conv_bn_act_forward_eval(const ConvBnAct *u, int n, int h, int w, const flo
         cc->scale = (float)((double)gamma[ch] / sqrt((double)running_var[ch] + (double)u->eps));
         cc->shift = beta[ch];
     }
-    const float *packed = pack_weights(s.packed, 0, c_out, g.K, weight, g.K);
+    const float *packed = pack_weights(cv, s.packed, 0, c_out, g.K, weight, g.K);
     ForwardCtx fc = {cv, &g, h, w, x, weight, packed, y, NULL, s.chans, NULL, bn_act_kernels(), u->act};
     run_tasks(g.tasks, forward_task, &fc);
 }
@@ -349,7 +352,7 @@ void conv2d_forward_batched(const Conv2d *cv, int n, int h, int w, const float *
     const Geometry g = geometry(cv, n, h, w);
     if (n <= 0 || g.P <= 0 || cv->c_out <= 0) return;
     Scratch s = forward_scratch(cv, &g, 0, 0, scratch);
-    const float *packed = pack_weights(s.packed, 0, cv->c_out, g.K, weight, g.K);
+    const float *packed = pack_weights(cv, s.packed, 0, cv->c_out, g.K, weight, g.K);
     ForwardCtx fc = {cv, &g, h, w, x, weight, packed, y, NULL, NULL, bias, NULL, 0};
     run_tasks(g.tasks, forward_task, &fc);
 }
@@ -487,15 +490,15 @@ static void grad_group_task(const void *p, int group, int slot)
                     bsrc = col;
                     ldb = cols;
                 }
-                product(NULL, 0, 1, c_out, K, cols, dzp, ldz, bsrc, ldb, first ? 0.0f : 1.0f, dwg, K);
+                product(cv->precision, NULL, 0, 1, c_out, K, cols, dzp, ldz, bsrc, ldb, first ? 0.0f : 1.0f, dwg, K);
                 first = 0;
             }
             if (!dxb) continue;
             if (g->pointwise) {
-                product(c->packed_t, 1, 0, K, cols, c_out, c->weight, K, dzp, ldz, 1.0f,
+                product(cv->precision, c->packed_t, 1, 0, K, cols, c_out, c->weight, K, dzp, ldz, 1.0f,
                         dxb + (size_t)oy0 * g->wo, g->P);
             } else {
-                product(c->packed_t, 1, 0, K, cols, c_out, c->weight, K, dzp, ldz, 0.0f, dcol, cols);
+                product(cv->precision, c->packed_t, 1, 0, K, cols, c_out, c->weight, K, dzp, ldz, 0.0f, dcol, cols);
                 col2im_rows_add(cv, c->h, c->w, g->wo, oy0, oy1, dcol, dxb);
             }
         }
@@ -538,7 +541,7 @@ static void grad_products(BackwardCtx *bc, float *dweight)
     const Conv2d *cv = bc->cv;
     const Geometry *g = bc->g;
     if (!dweight && !bc->dx) return;
-    if (bc->dx && bc->packed_t) gemm_pack_a(1, g->K, cv->c_out, bc->weight, g->K, (float *)bc->packed_t);
+    if (bc->dx && bc->packed_t) gemm_pack_a(cv->precision, 1, g->K, cv->c_out, bc->weight, g->K, (float *)bc->packed_t);
     run_tasks(bc->groups, grad_group_task, bc);
     if (!dweight) return;
     GroupSumCtx c = {bc->dw_groups, bc->groups, (size_t)cv->c_out * g->K, dweight};

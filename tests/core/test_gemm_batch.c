@@ -34,13 +34,13 @@ static void packed_a_matches_gemm(void)
                 float *b = random_floats(&rng, (size_t)(tb ? n : k) * ldb);
                 float *c0 = random_floats(&rng, (size_t)m * ldc);
                 float *want = malloc((size_t)m * ldc * sizeof(float)), *got = malloc((size_t)m * ldc * sizeof(float));
-                float *packed = malloc((gemm_packed_a_floats(m, k) + 1) * sizeof(float));
-                gemm_pack_a(ta, m, k, a, lda, packed);
+                float *packed = malloc((gemm_packed_a_floats(GEMM_FP32, m, k) + 1) * sizeof(float));
+                gemm_pack_a(GEMM_FP32, ta, m, k, a, lda, packed);
                 for (int beta = 0; beta < 2; beta++) {
                     memcpy(want, c0, (size_t)m * ldc * sizeof(float));
                     memcpy(got, c0, (size_t)m * ldc * sizeof(float));
                     gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, want, ldc);
-                    gemm_serial_packed_a(tb, m, n, k, packed, b, ldb, (float)beta, got, ldc);
+                    gemm_serial_packed_a(GEMM_FP32, tb, m, n, k, packed, b, ldb, (float)beta, got, ldc);
                     /* gemm() takes its dot-product path for some A·Bᵀ shapes (another
                      * summation order); the packed product never does. */
                     const int small = m < n ? m : n, large = m < n ? n : m;
@@ -72,7 +72,7 @@ static void serial_matches_gemm(void)
         float *a = random_floats(&rng, (size_t)m * k), *b = random_floats(&rng, (size_t)k * n);
         float *want = malloc((size_t)m * n * sizeof(float)), *got = malloc((size_t)m * n * sizeof(float));
         gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, want, n);
-        gemm_serial(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, got, n);
+        gemm_serial(GEMM_FP32, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, got, n);
         CHECK(memcmp(got, want, (size_t)m * n * sizeof(float)) == 0, "shape %zu: gemm_serial differs from gemm", s);
         free(a), free(b), free(want), free(got);
     }
