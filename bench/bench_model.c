@@ -8,6 +8,10 @@
  *            --only SUBSTRING (workloads whose name contains it, e.g. "train n320"),
  *            --min-time SECONDS (timed seconds per workload and side)
  *
+ * Where the CPU has AVX512_BF16, every workload also runs ours with the
+ * opt-in bf16 products (Model.precision = GEMM_BF16, train/val/detect --bf16):
+ * the "bf16" columns.
+ *
  * Workloads: "train": one full training step at batch 16 (zero grad, train-mode
  * forward, the YOLOv5 loss on synthetic targets with its gradient, backward, an
  * SGD step as train.py's optimizer); "infer": an eval-mode forward with the
@@ -55,6 +59,7 @@
 #include "util/alloc_count.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/gemm.h"
 #include "core/rng.h"
 #include "hyp/hyp.h"
 #include "loss/loss.h"
@@ -71,6 +76,7 @@ typedef struct {
     Mode mode;
     char model; /* 'n' or 's' */
     int img, batch, threads;
+    int bf16; /* ours with GEMM_BF16 products (the opt-in --bf16 mode) */
 } Workload;
 
 typedef struct {
@@ -188,6 +194,7 @@ static int runner_init(Runner *r, const Workload *w, const char *models_dir, Err
     char path[1024];
     snprintf(path, sizeof path, "%s/yolov5%c.yaml", models_dir, w->model);
     if (model_create_from_yaml(&r->model, path, 0, e) != 0) return -1;
+    r->model.precision = w->bf16 ? GEMM_BF16 : GEMM_FP32;
     Rng rng;
     rng_seed(&rng, 1);
     model_init_weights(&r->model, &rng);
@@ -353,6 +360,8 @@ static int parse_child(char **argv, Workload *w)
     w->img = atoi(argv[2]);
     w->batch = atoi(argv[3]);
     w->threads = atoi(argv[4]);
+    w->bf16 = !strcmp(argv[6], "bf16");
+    if (w->bf16 && !gemm_bf16_available()) return -1;
     return (w->model == 'n' || w->model == 's') && w->img > 0 && w->batch > 0 && w->threads > 0 ? 0 : -1;
 }
 
@@ -363,7 +372,7 @@ int main(int argc, char **argv)
     const char *script = "scripts/bench_pytorch.py";
     double min_time = -1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--child") && i + 6 < argc) {
+        if (!strcmp(argv[i], "--child") && i + 7 < argc) {
             Workload w;
             if (parse_child(argv + i + 1, &w) != 0) return usage(argv[0]);
             return child_main(&w, models_dir, atof(argv[i + 6]));
@@ -404,10 +413,10 @@ int main(int argc, char **argv)
     const int imgs[2] = {320, 640};
     for (int mi = 0; mi < (quick ? 1 : 2); mi++)
         for (int ii = 0; ii < (quick ? 1 : 2); ii++) {
-            for (int t = 1; t <= 2; t++) list[count++] = (Workload){MODE_TRAIN, models[mi], imgs[ii], 16, t};
+            for (int t = 1; t <= 2; t++) list[count++] = (Workload){MODE_TRAIN, models[mi], imgs[ii], 16, t, 0};
             for (int b = 0; b < 2; b++)
                 for (int t = 1; t <= 2; t++)
-                    list[count++] = (Workload){MODE_INFER, models[mi], imgs[ii], b ? 16 : 1, t};
+                    list[count++] = (Workload){MODE_INFER, models[mi], imgs[ii], b ? 16 : 1, t, 0};
         }
 
     int torch_ok = pytorch && have_torch();
@@ -454,8 +463,10 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(root, "min_steps_pytorch", MIN_STEPS_PYTORCH);
     cJSON *rows = cJSON_AddArrayToObject(root, "workloads");
 
-    printf("%-18s %8s %7s %6s %8s %7s | %8s %8s | %6s %6s\n", "workload", "img/s", "GFLOP/s", "%peak", "RSS MB",
-           "alloc", "torch", "RSS MB", "ratio", "load");
+    const int bf16_ok = gemm_bf16_available();
+    cJSON_AddBoolToObject(root, "bf16", bf16_ok);
+    printf("%-18s %8s %7s %6s %8s %7s | %8s | %8s %8s | %6s %6s %6s\n", "workload", "img/s", "GFLOP/s", "%peak",
+           "RSS MB", "alloc", "bf16", "torch", "RSS MB", "ratio", "bf16", "load");
     int failures = 0, skipped_rows = 0;
     for (int i = 0; i < count; i++) {
         const Workload *w = &list[i];
@@ -464,11 +475,17 @@ int main(int argc, char **argv)
         if (only && !strstr(name, only)) continue;
         double load_before = load_average();
         char cmd[2048];
-        snprintf(cmd, sizeof cmd, "'%s' --models '%s' --child %s %c %d %d %d %g", self, models_dir,
+        snprintf(cmd, sizeof cmd, "'%s' --models '%s' --child %s %c %d %d %d %g fp32", self, models_dir,
                  mode_name(w->mode), w->model, w->img, w->batch, w->threads, min_time);
         double wall0 = now_s();
         SideResult ours = run_side(cmd);
         const double ours_wall = now_s() - wall0;
+        SideResult bf16 = {0};
+        if (bf16_ok) {
+            snprintf(cmd, sizeof cmd, "'%s' --models '%s' --child %s %c %d %d %d %g bf16", self, models_dir,
+                     mode_name(w->mode), w->model, w->img, w->batch, w->threads, min_time);
+            bf16 = run_side(cmd);
+        }
         SideResult torch = {0};
         double torch_wall = 0;
         const int torch_skipped = torch_ok && !pytorch_all && pytorch_slow(w);
@@ -498,7 +515,16 @@ int main(int argc, char **argv)
         double gflops = ours.ok ? ours.images_per_s * gflop_step_img : 0;
         double ratio = ours.ok && torch.ok ? torch.seconds / ours.seconds : 0;
 
-        char ours_col[160], torch_col[64], ratio_col[16];
+        const double bf16_ratio = bf16.ok && torch.ok ? torch.seconds / bf16.seconds : 0;
+        char ours_col[160], torch_col[64], ratio_col[16], bf16_col[16], bf16_ratio_col[16];
+        if (bf16.ok)
+            snprintf(bf16_col, sizeof bf16_col, "%8.1f", bf16.images_per_s);
+        else
+            snprintf(bf16_col, sizeof bf16_col, "%8s", bf16_ok ? "FAILED" : "-");
+        if (bf16_ratio > 0)
+            snprintf(bf16_ratio_col, sizeof bf16_ratio_col, "%5.2fx", bf16_ratio);
+        else
+            snprintf(bf16_ratio_col, sizeof bf16_ratio_col, "%6s", "-");
         if (ours.ok)
             snprintf(ours_col, sizeof ours_col, "%8.1f %7.1f %5.1f%% %8.0f %7.1f", ours.images_per_s, gflops,
                      peak[w->threads] > 0 ? 100 * gflops / peak[w->threads] : 0, ours.peak_rss_mb,
@@ -513,9 +539,14 @@ int main(int argc, char **argv)
             snprintf(ratio_col, sizeof ratio_col, "%5.2fx", ratio);
         else
             snprintf(ratio_col, sizeof ratio_col, "%6s", "-");
-        printf("%-18s %s | %s | %s %6.2f\n", name, ours_col, torch_col, ratio_col, load_after);
+        printf("%-18s %s | %s | %s | %s %s %6.2f\n", name, ours_col, bf16_col, torch_col, ratio_col, bf16_ratio_col,
+               load_after);
         if (!ours.ok) {
             printf("    ours: %s\n", ours.error);
+            failures++;
+        }
+        if (bf16_ok && !bf16.ok) {
+            printf("    ours bf16: %s\n", bf16.error);
             failures++;
         }
         if (torch_ok && !torch_skipped && !torch.ok) printf("    pytorch: %s\n", torch.error);
@@ -538,6 +569,10 @@ int main(int argc, char **argv)
         }
         cJSON_AddNumberToObject(o, "wall_s", ours_wall); /* the whole child: start, warm-up, timed steps */
         cJSON_AddItemToObject(row, "ours", o);
+        if (bf16_ok) {
+            cJSON_AddItemToObject(row, "ours_bf16", side_json(&bf16));
+            if (bf16_ratio > 0) cJSON_AddNumberToObject(row, "bf16_speedup_vs_pytorch", bf16_ratio);
+        }
         if (torch_skipped) {
             cJSON *t = cJSON_AddObjectToObject(row, "pytorch");
             cJSON_AddBoolToObject(t, "ok", 0);
@@ -555,6 +590,7 @@ int main(int argc, char **argv)
     }
     printf("\nimg/s: images per second (best step); GFLOP/s: YOLOv5 FLOPs (training step = 3x forward);\n"
            "alloc: heap allocations per step after warm-up; ratio: PyTorch step time / ours.\n"
+           "bf16: ours with --bf16 (bfloat16 GEMM operands, fp32 sums; AVX512_BF16 CPUs only), img/s and ratio.\n"
            "Timing: one warm-up step, then at least %g s and %d (ours; 1 when a step takes %g s or more) /\n"
            "%d (PyTorch: its step time falls for a few steps) timed steps.\n",
            min_time, MIN_STEPS_OURS, LONG_STEP_S, MIN_STEPS_PYTORCH);

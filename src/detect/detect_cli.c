@@ -19,7 +19,7 @@ static void detect_usage(FILE *out)
             "                      [--conf-thres 0.25] [--iou-thres 0.45] [--max-det 1000] [--classes C ...]\n"
             "                      [--agnostic-nms] [--save-txt] [--save-conf] [--nosave] [--line-thickness 3]\n"
             "                      [--hide-labels] [--hide-conf] [--project runs/detect] [--name exp]\n"
-            "                      [--exist-ok]\n\n"
+            "                      [--exist-ok] [--bf16]\n\n"
             "Runs weights on images as YOLOv5's detect.py: letterbox to the smallest multiple of the\n"
             "stride that holds the image at --img, NMS, boxes in the original image's pixels.\n\n"
             "options:\n"
@@ -43,6 +43,8 @@ static void detect_usage(FILE *out)
             "  --project DIR      results go to DIR/NAME, NAME2, ... (runs/detect)\n"
             "  --name NAME        (exp)\n"
             "  --exist-ok         reuse DIR/NAME if it exists\n"
+            "  --bf16             convolution products with bfloat16 operands and fp32 sums (faster;\n"
+            "                     needs a CPU with AVX512_BF16)\n"
             "  -h, --help         show this help\n\n"
             "Exit status: 0 done, 1 failure or some image could not be read (the others are still\n"
             "processed and saved), 2 bad usage.\n");
@@ -56,7 +58,7 @@ typedef struct {
     double conf_thres, iou_thres;
     int max_det, line_thickness;
     int classes[DETECT_MAX_CLASSES], n_classes;
-    int agnostic, save_txt, save_conf, nosave, hide_labels, hide_conf, exist_ok;
+    int agnostic, save_txt, save_conf, nosave, hide_labels, hide_conf, exist_ok, bf16;
 } DetectArgs;
 
 static int parse_args(int argc, char **argv, DetectArgs *a)
@@ -89,6 +91,7 @@ static int parse_args(int argc, char **argv, DetectArgs *a)
         {"--project", CLI_STRING, &a->project, 0, 0, 0, NULL},
         {"--name", CLI_STRING, &a->name, 0, 0, 0, NULL},
         {"--exist-ok", CLI_FLAG, &a->exist_ok, 0, 0, 0, NULL},
+        {"--bf16", CLI_FLAG, &a->bf16, 0, 0, 0, NULL},
     };
     Error e;
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &e);
@@ -98,6 +101,8 @@ static int parse_args(int argc, char **argv, DetectArgs *a)
     }
     if (rc == 0 && !a->weights) rc = err_set(&e, "--weights is required");
     if (rc == 0 && !a->source) rc = err_set(&e, "--source is required");
+    if (rc == 0 && a->bf16 && !gemm_bf16_available())
+        rc = err_set(&e, "--bf16: this CPU has no AVX512_BF16 (bfloat16 dot products); run without --bf16");
     if (rc != 0) {
         fprintf(stderr, "yolov5c detect: %s\n\n", e.msg);
         detect_usage(stderr);
@@ -123,9 +128,9 @@ int detect_cli_main(int argc, char **argv)
     if (a.n_classes == 0) printf("None");
     for (int i = 0; i < a.n_classes; i++) printf(i ? ", %d" : "[%d", a.classes[i]);
     printf("%s, agnostic_nms=%s, project=%s, name=%s, exist_ok=%s, line_thickness=%d, hide_labels=%s, "
-           "hide_conf=%s\n",
+           "hide_conf=%s%s\n",
            a.n_classes ? "]" : "", py_bool(a.agnostic), a.project, a.name, py_bool(a.exist_ok), a.line_thickness,
-           py_bool(a.hide_labels), py_bool(a.hide_conf));
+           py_bool(a.hide_labels), py_bool(a.hide_conf), a.bf16 ? ", bf16=True" : "");
 
     Error e;
     StrList images = {0};
@@ -141,6 +146,7 @@ int detect_cli_main(int argc, char **argv)
         strlist_free(&images);
         return 1;
     }
+    model.precision = a.bf16 ? GEMM_BF16 : GEMM_FP32;
     int status = 1;
     int stride = 0;
     for (int l = 0; l < model.cfg.nl; l++)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gemm.h"
 #include "data/fsutil.h"
 #include "optim/pyfloat.h"
 
@@ -74,6 +75,8 @@ void train_usage(FILE *out)
             "  --cache [ram|disk|val] cache decoded images in memory (disk is taken as ram)\n"
             "  --multi-scale          vary the image size +/- 50%% per batch\n"
             "  --single-cls           train as one class ('item'): every label becomes class 0\n"
+            "  --bf16                 convolution products with bfloat16 operands and fp32 sums (needs a\n"
+            "                         CPU with AVX512_BF16); BN, loss, optimizer and weights stay fp32\n"
             "  --sync-bn              under mpirun: BatchNorm statistics over all ranks (SyncBatchNorm);\n"
             "                         ignored in a single process\n"
             "  --optimizer NAME       SGD (default, Nesterov), Adam or AdamW\n"
@@ -296,6 +299,9 @@ int train_options_parse(TrainOptions *o, int argc, char **argv, Error *e)
         } else if (!strcmp(flag, "--single-cls")) {
             NO_VALUE();
             o->single_cls = 1;
+        } else if (!strcmp(flag, "--bf16")) {
+            NO_VALUE();
+            o->bf16 = 1;
         } else if (!strcmp(flag, "--sync-bn")) {
             NO_VALUE();
             o->sync_bn = 1;
@@ -327,6 +333,8 @@ int train_options_validate(const TrainOptions *o, Error *e)
     if (o->batch_size < 1) return err_set(e, "--batch-size must be >= 1, got %d", o->batch_size);
     if (o->imgsz < 1) return err_set(e, "--img must be >= 1, got %d", o->imgsz);
     if (o->n_freeze < 1) return err_set(e, "--freeze needs at least one value");
+    if (o->bf16 && !gemm_bf16_available())
+        return err_set(e, "--bf16: this CPU has no AVX512_BF16 (bfloat16 dot products); train without --bf16");
     return 0;
 }
 
@@ -354,6 +362,7 @@ char *train_options_to_json(const TrainOptions *o)
     cJSON_AddBoolToObject(j, "multi_scale", o->multi_scale);
     cJSON_AddBoolToObject(j, "single_cls", o->single_cls);
     cJSON_AddBoolToObject(j, "sync_bn", o->sync_bn);
+    cJSON_AddBoolToObject(j, "bf16", o->bf16);
     cJSON_AddStringToObject(j, "optimizer", optimizer_kind_name(o->optimizer));
     cJSON_AddNumberToObject(j, "workers", o->workers);
     cJSON_AddStringToObject(j, "project", o->project);
@@ -388,7 +397,7 @@ static const OjKey JSON_KEYS[] = {
     OJ(weights, OJ_STR),     OJ(cfg, OJ_STR),          OJ(data, OJ_STR),         OJ(hyp, OJ_STR),
     OJ(epochs, OJ_INT),      OJ(batch_size, OJ_INT),   OJ(imgsz, OJ_INT),        OJ(rect, OJ_BOOL),
     OJ(nosave, OJ_BOOL),     OJ(noval, OJ_BOOL),       OJ(noautoanchor, OJ_BOOL), OJ(noplots, OJ_BOOL),
-    OJ(multi_scale, OJ_BOOL), OJ(sync_bn, OJ_BOOL), OJ(single_cls, OJ_BOOL),   OJ(workers, OJ_INT),     OJ(project, OJ_STR),      OJ(name, OJ_STR),
+    OJ(multi_scale, OJ_BOOL), OJ(sync_bn, OJ_BOOL), OJ(bf16, OJ_BOOL), OJ(single_cls, OJ_BOOL),   OJ(workers, OJ_INT),     OJ(project, OJ_STR),      OJ(name, OJ_STR),
     OJ(exist_ok, OJ_BOOL),   OJ(cos_lr, OJ_BOOL),      OJ(patience, OJ_INT),     OJ(save_period, OJ_INT),
     OJ(save_dir, OJ_STR),
 };
@@ -538,6 +547,7 @@ int train_options_write_yaml(const TrainOptions *o, const char *hyp_json, const 
     KV_BOOL("multi_scale", o->multi_scale);
     KV_BOOL("single_cls", o->single_cls);
     KV_BOOL("sync_bn", o->sync_bn);
+    KV_BOOL("bf16", o->bf16);
     KV_STR("optimizer", optimizer_kind_name(o->optimizer));
     KV_INT("workers", o->workers);
     KV_STR("project", o->project);

@@ -35,6 +35,7 @@ typedef struct {
     int nosave, noval, noautoanchor, noplots;
     CacheMode cache;
     int multi_scale;
+    int bf16;         /* convolution products with bfloat16 operands (AVX512_BF16) */
     int sync_bn;      /* data-parallel runs: BatchNorm statistics over all ranks */
     int single_cls;   /* train as one class ("item") */
     OptimizerKind optimizer;

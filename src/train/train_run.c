@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "anchors/autoanchor.h"
+#include "core/gemm.h"
 #include "data/fsutil.h"
 #include "hyp/hyp.h"
 #include "optim/pyfloat.h"
@@ -125,7 +126,7 @@ static void print_args(const Console *c, const TrainOptions *o)
     py_float_repr(o->label_smoothing < 0 ? 0.0 : o->label_smoothing, num, sizeof num);
     fprintf(c->out, "label_smoothing=%s, patience=%d, freeze=[", num, o->patience);
     for (int i = 0; i < o->n_freeze; i++) fprintf(c->out, i ? ", %d" : "%d", o->freeze[i]);
-    fprintf(c->out, "], save_period=%d, seed=%" PRIu64 "\n", o->save_period, o->seed);
+    fprintf(c->out, "], save_period=%d, seed=%" PRIu64 "%s\n", o->save_period, o->seed, o->bf16 ? ", bf16=True" : "");
 }
 
 static int write_hyp_yaml(const Hyp *h, const char *path, Error *e)
@@ -289,6 +290,9 @@ static int setup_options(Run *r, const TrainOptions *cli, Error *e)
                               "extend it, or start a new run from it with --weights",
                            path, r->opt.epochs, r->opt.epochs);
         if (hyp_from_json(&r->hyp, r->ck.hyp_json, path, e) != 0) return -1;
+        if (r->opt.bf16 && !gemm_bf16_available())
+            return err_set(e, "%s: the run trains with --bf16, and this CPU has no AVX512_BF16 (bfloat16 dot products)",
+                           path);
         if (r->opt.epochs != r->ck.state.epochs)
             fprintf(c->out, "Extending %s from %d to %d epochs: the remaining epochs follow the schedule of a %d-epoch run\n",
                     path, r->ck.state.epochs, r->opt.epochs, r->opt.epochs);
@@ -389,6 +393,7 @@ static int validate_best(Run *r, Error *e)
     int rc = checkpoint_create_model(&ck, &best, e);
     if (rc == 0) rc = checkpoint_load_model(&ck, "", &best, e);
     checkpoint_close(&ck);
+    best.precision = r->tr.ema_model.precision; /* as every validation of the run */
     if (rc == 0) {
         Trainer *t = &r->tr;
         double results[VAL_RESULTS];
@@ -671,7 +676,7 @@ static int train_run(Run *r, const TrainOptions *cli, Error *e, int *interrupted
                 r->world, rank_bs, r->opt.sync_bn ? "over all ranks (--sync-bn)" : "per rank");
     TrainerConfig tc = {r->opt.optimizer, r->opt.epochs, bs, r->opt.imgsz, r->opt.multi_scale, r->opt.cos_lr,
                         r->opt.patience, r->opt.freeze, r->opt.n_freeze, r->opt.seed, nb, !r->ck_open, NULL, NULL,
-                        r->dist, rank_bs, r->opt.sync_bn};
+                        r->dist, rank_bs, r->opt.sync_bn, r->opt.bf16};
     if (!r->opt.noautoanchor) {
         tc.autoanchor = run_autoanchor;
         tc.autoanchor_ctx = r;

@@ -43,6 +43,7 @@ static int ema_model_create(const Model *m, Model *ema, Error *e)
         model_free(ema);
         return -1;
     }
+    ema->precision = m->precision;
     memcpy(ema->params, m->params, m->table.n_params * sizeof(float));
     memcpy(ema->buffers, m->buffers, m->table.n_buffers * sizeof(float));
     memcpy(ema->counters, m->counters, m->table.n_counters * sizeof(int64_t));
@@ -112,6 +113,7 @@ int trainer_create(Trainer *t, const TrainerConfig *cfg, const Hyp *hyp, Model *
         rc = lr_schedule_init(&t->sched, cfg->cos_lr ? LR_COSINE : LR_LINEAR, &t->hyp, cfg->epochs, cfg->nb,
                               cfg->batch_size, e);
 
+    m->precision = cfg->bf16 ? GEMM_BF16 : GEMM_FP32;
     /* EMA (step 9): a copy of the model as it is now. */
     if (rc == 0) rc = ema_model_create(m, &t->ema_model, e);
     if (rc == 0) model_ema_init(&t->ema, 0);

@@ -66,6 +66,9 @@ typedef struct {
     Dist *dist;
     int rank_batch_size;
     int sync_bn;       /* BatchNorm batch statistics over all ranks (--sync-bn) */
+    /* Convolution products in bf16 (--bf16; gemm_bf16_available() checked by
+     * the caller), for the training and the EMA model alike. */
+    int bf16;
 } TrainerConfig;
 
 typedef struct {

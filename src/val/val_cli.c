@@ -22,7 +22,7 @@ static void val_usage(FILE *out)
             "usage: yolov5c val --weights W --data D [--cfg MODEL.yaml] [--img 640] [--batch-size 32]\n"
             "                   [--conf-thres 0.001] [--iou-thres 0.6] [--max-det 300] [--task val|test|train]\n"
             "                   [--single-cls] [--save-txt] [--save-conf] [--save-json] [--verbose]\n"
-            "                   [--workers N] [--project runs/val] [--name exp] [--exist-ok] [--noplots]\n\n"
+            "                   [--workers N] [--project runs/val] [--name exp] [--exist-ok] [--noplots] [--bf16]\n\n"
             "Validates weights on a dataset split as YOLOv5's val.py: rectangular batches (pad 0.5),\n"
             "NMS, COCO-style mAP at IoU 0.50:0.95, and YOLOv5's table.\n\n"
             "options:\n"
@@ -47,6 +47,8 @@ static void val_usage(FILE *out)
             "  --name NAME        (exp)\n"
             "  --exist-ok         reuse DIR/NAME if it exists\n"
             "  --noplots          no val_batch*_labels/pred.jpg pictures\n"
+            "  --bf16             convolution products with bfloat16 operands and fp32 sums (faster;\n"
+            "                     needs a CPU with AVX512_BF16)\n"
             "  -h, --help         show this help\n\n"
             "Exit status: 0 done, 1 failure (weights, data or output problem; message on stderr),\n"
             "2 bad usage.\n");
@@ -56,7 +58,7 @@ typedef struct {
     const char *weights, *cfg, *data, *task, *project, *name;
     int img, batch_size, max_det, workers;
     double conf_thres, iou_thres;
-    int single_cls, save_txt, save_conf, save_json, verbose, exist_ok, noplots;
+    int single_cls, save_txt, save_conf, save_json, verbose, exist_ok, noplots, bf16;
 } ValArgs;
 
 /* 0 run, 1 help printed, 2 usage error printed. */
@@ -92,6 +94,7 @@ static int parse_args(int argc, char **argv, ValArgs *a)
         {"--verbose", CLI_FLAG, &a->verbose, 0, 0, 0, NULL},
         {"--exist-ok", CLI_FLAG, &a->exist_ok, 0, 0, 0, NULL},
         {"--noplots", CLI_FLAG, &a->noplots, 0, 0, 0, NULL},
+        {"--bf16", CLI_FLAG, &a->bf16, 0, 0, 0, NULL},
     };
     Error e;
     int rc = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), &e);
@@ -103,6 +106,8 @@ static int parse_args(int argc, char **argv, ValArgs *a)
     if (rc == 0 && !a->data) rc = err_set(&e, "--data is required");
     if (rc == 0 && strcmp(a->task, "val") && strcmp(a->task, "test") && strcmp(a->task, "train"))
         rc = err_set(&e, "--task must be val, test or train, got '%s'", a->task);
+    if (rc == 0 && a->bf16 && !gemm_bf16_available())
+        rc = err_set(&e, "--bf16: this CPU has no AVX512_BF16 (bfloat16 dot products); run without --bf16");
     if (rc != 0) {
         fprintf(stderr, "yolov5c val: %s\n\n", e.msg);
         val_usage(stderr);
@@ -164,10 +169,10 @@ int val_cli_main(int argc, char **argv)
 
     printf("val: data=%s, weights=%s, batch_size=%d, imgsz=%d, conf_thres=%g, iou_thres=%g, max_det=%d, "
            "task=%s, workers=%d, single_cls=%s, verbose=%s, save_txt=%s, save_conf=%s, save_json=%s, "
-           "project=%s, name=%s, exist_ok=%s\n",
+           "project=%s, name=%s, exist_ok=%s%s\n",
            a.data, a.weights, a.batch_size, a.img, a.conf_thres, a.iou_thres, a.max_det, a.task, a.workers,
            py_bool(a.single_cls), py_bool(a.verbose), py_bool(a.save_txt), py_bool(a.save_conf),
-           py_bool(a.save_json), a.project, a.name, py_bool(a.exist_ok));
+           py_bool(a.save_json), a.project, a.name, py_bool(a.exist_ok), a.bf16 ? ", bf16=True" : "");
 
     Error e;
     Model model;
@@ -175,6 +180,7 @@ int val_cli_main(int argc, char **argv)
         fprintf(stderr, "yolov5c val: %s\n", e.msg);
         return 1;
     }
+    model.precision = a.bf16 ? GEMM_BF16 : GEMM_FP32;
     int stride = 0;
     for (int l = 0; l < model.cfg.nl; l++)
         if ((int)model.stride[l] > stride) stride = (int)model.stride[l];
