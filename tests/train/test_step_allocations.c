@@ -1,9 +1,9 @@
 /* A training step allocates nothing once the first step has run (issue 8).
  *
  * trainer_batch (forward, loss, backward, gradient clipping, optimizer step,
- * zero_grad, EMA update) on the tiny YOLOv5 layout, SGD and AdamW, on 1 and
- * 2 threads: after one warm-up batch, every call of malloc, calloc, realloc,
- * aligned_alloc, posix_memalign and memalign from any thread is counted by
+ * zero_grad, EMA update) on the tiny YOLOv5 layout, SGD, AdamW and SGD with
+ * bf16 products (--bf16), on 1 and 2 threads: after one warm-up batch, every
+ * call of malloc, calloc, realloc, aligned_alloc, posix_memalign and memalign from any thread is counted by
  * the wrappers below (they forward to glibc's allocator), and the count must
  * stay 0. Under AddressSanitizer, which owns malloc, the wrappers are left
  * out and only the steps run. */
@@ -11,6 +11,7 @@
 #include <omp.h>
 #include <stdatomic.h>
 
+#include "core/gemm.h"
 #include "core/rng.h"
 #include "train_test_util.h"
 
@@ -48,10 +49,10 @@ static void make_batch(Batch *b, float *images, float *targets)
 }
 
 /* One warm-up batch, then COUNTED_BATCHES counted ones, on `threads` threads. */
-static void run_steps(OptimizerKind kind, int threads)
+static void run_steps(OptimizerKind kind, int threads, int bf16)
 {
     omp_set_num_threads(threads);
-    const char *name = optimizer_kind_name(kind);
+    const char *name = bf16 ? "SGD --bf16" : optimizer_kind_name(kind);
     Error e = {{0}};
     Model m;
     if (model_create_from_yaml(&m, TRAIN_TINY_CFG, 3, &e)) {
@@ -65,7 +66,7 @@ static void run_steps(OptimizerKind kind, int threads)
     hyp_default(&h);
     int freeze[1] = {0};
     TrainerConfig cfg = {.optimizer = kind, .epochs = 3, .batch_size = BATCH, .imgsz = IMG, .patience = 100,
-                         .freeze = freeze, .n_freeze = 1, .nb = 50, .round_fp16 = 1};
+                         .freeze = freeze, .n_freeze = 1, .nb = 50, .round_fp16 = 1, .bf16 = bf16};
     Trainer t;
     if (trainer_create(&t, &cfg, &h, &m, NULL, NULL, &e)) {
         CHECK(0, "trainer_create: %s", e.msg);
@@ -112,14 +113,27 @@ static void run_steps(OptimizerKind kind, int threads)
 static void test_sgd_step_allocations(void)
 {
     if (!ALLOC_COUNTING) printf("    AddressSanitizer owns malloc: steps run, allocations not counted\n");
-    run_steps(OPTIM_SGD, 1);
-    run_steps(OPTIM_SGD, 2);
+    run_steps(OPTIM_SGD, 1, 0);
+    run_steps(OPTIM_SGD, 2, 0);
 }
 
 static void test_adamw_step_allocations(void)
 {
-    run_steps(OPTIM_ADAMW, 1);
-    run_steps(OPTIM_ADAMW, 2);
+    run_steps(OPTIM_ADAMW, 1, 0);
+    run_steps(OPTIM_ADAMW, 2, 0);
 }
 
-TEST_MAIN(TEST_ENTRY(test_sgd_step_allocations), TEST_ENTRY(test_adamw_step_allocations))
+/* The bf16 products pack into the same per-thread buffers (fewer bytes). */
+static void test_bf16_step_allocations(void)
+{
+    if (!gemm_bf16_available()) {
+        printf("    no AVX512_BF16 here: the --bf16 case is skipped\n");
+        CHECK(1, "skipped");
+        return;
+    }
+    run_steps(OPTIM_SGD, 1, 1);
+    run_steps(OPTIM_SGD, 2, 1);
+}
+
+TEST_MAIN(TEST_ENTRY(test_sgd_step_allocations), TEST_ENTRY(test_adamw_step_allocations),
+          TEST_ENTRY(test_bf16_step_allocations))
