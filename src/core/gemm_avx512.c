@@ -34,23 +34,8 @@ static inline __attribute__((always_inline)) void tile(const int rows, const int
             for (int j = 0; j < vecs; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
         }
     }
-    const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < rows; i++) {
-        float *ci = c + i * ldc;
-#pragma GCC unroll 16
-        for (int j = 0; j < vecs; j++) {
-            __mmask16 mask = j == vecs - 1 ? last_mask : (__mmask16)0xFFFF;
-            __m512 r;
-            if (beta == 0.0f) {
-                r = _mm512_mul_ps(acc[i][j], alpha_v);
-            } else {
-                __m512 old = _mm512_maskz_loadu_ps(mask, ci + j * 16);
-                r = _mm512_fmadd_ps(acc[i][j], alpha_v, _mm512_mul_ps(old, beta_v));
-            }
-            _mm512_mask_storeu_ps(ci + j * 16, mask, r);
-        }
-    }
+    for (int i = 0; i < rows; i++) store_row(vecs, acc[i], c + i * ldc, alpha, beta, last_mask);
 }
 
 /* Copies kc runs of w <= width floats (run p at src + p*ld) into rows of width

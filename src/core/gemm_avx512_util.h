@@ -34,6 +34,27 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
     }
 }
 
+/* One row of a register tile to C: ci[0 .. 16 * vecs) (the last vector under
+ * last_mask) = alpha * acc + beta * ci, where beta == 0 means ci is not read.
+ * vecs is a compile-time constant after inlining. */
+static inline __attribute__((always_inline)) void store_row(const int vecs, const __m512 *acc, float *ci,
+                                                            float alpha, float beta, __mmask16 last_mask)
+{
+    const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int j = 0; j < vecs; j++) {
+        __mmask16 mask = j == vecs - 1 ? last_mask : (__mmask16)0xFFFF;
+        __m512 r;
+        if (beta == 0.0f) {
+            r = _mm512_mul_ps(acc[j], alpha_v);
+        } else {
+            __m512 old = _mm512_maskz_loadu_ps(mask, ci + j * 16);
+            r = _mm512_fmadd_ps(acc[j], alpha_v, _mm512_mul_ps(old, beta_v));
+        }
+        _mm512_mask_storeu_ps(ci + j * 16, mask, r);
+    }
+}
+
 static inline __mmask16 first_lanes(int count)
 {
     return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1u);

@@ -100,6 +100,21 @@ static inline double gc_max_abs(const double *a, size_t count)
     return m;
 }
 
+static inline float gc_max_abs_f(const float *a, size_t count)
+{
+    float m = 0;
+    for (size_t i = 0; i < count; i++)
+        if (fabsf(a[i]) > m) m = fabsf(a[i]);
+    return m;
+}
+
+/* |got - want| <= rtol * max|want| for every element (reported as test.h's
+ * array comparison does). */
+static inline int gc_close_scaled(const char *what, const float *got, const float *want, size_t count, double rtol)
+{
+    return test_arrays_close(what, got, want, count, rtol * gc_max_abs_f(want, count), 0.0);
+}
+
 /* analytic (prefilled, float) vs numeric (double): passes when, for every i,
  * |(analytic[i] - prefill_i) - numeric[i]| <= rtol * max|numeric| + 4 eps32·prefill_i.
  * The scale-relative bound is used because gradients are sums with cancellation:

@@ -235,9 +235,9 @@ static void out_dim_matches_pytorch(void)
 
 static void scratch_sizes(void)
 {
-    Conv2d pw = {17, 5, 1, 1, 0};
+    Conv2d pw = {17, 5, 1, 1, 0, GEMM_FP32};
     CHECK(conv2d_scratch_floats(&pw, 3, 7, 9) == 0, "1x1 s1 p0 needs no im2col");
-    Conv2d stem = {3, 16, 6, 2, 2};
+    Conv2d stem = {3, 16, 6, 2, 2, GEMM_FP32};
     size_t s = conv2d_scratch_floats(&stem, 1, 640, 640);
     CHECK(s >= (size_t)3 * 36 * 320 * 320, "stem scratch %zu too small for one image's columns", s);
     /* Images share the columns, so the batch size must not multiply the scratch. */
@@ -246,7 +246,7 @@ static void scratch_sizes(void)
 
 static void grad_stem_6x6_s2_p2(void)
 {
-    Conv2d cv = {3, 5, 6, 2, 2};
+    Conv2d cv = {3, 5, 6, 2, 2, GEMM_FP32};
     check_conv_fd(cv, 1, 7, 9, 0, 101);
     check_conv_fd(cv, 3, 7, 9, 0, 102);
     check_conv_fd(cv, 3, 6, 5, 1, 103);
@@ -254,22 +254,22 @@ static void grad_stem_6x6_s2_p2(void)
 
 static void grad_3x3_s1_p1(void)
 {
-    check_conv_fd((Conv2d){5, 17, 3, 1, 1}, 3, 7, 9, 1, 201);
-    check_conv_fd((Conv2d){17, 5, 3, 1, 1}, 1, 5, 6, 0, 202);
+    check_conv_fd((Conv2d){5, 17, 3, 1, 1, GEMM_FP32}, 3, 7, 9, 1, 201);
+    check_conv_fd((Conv2d){17, 5, 3, 1, 1, GEMM_FP32}, 1, 5, 6, 0, 202);
 }
 
 static void grad_3x3_s2_p1(void)
 {
-    check_conv_fd((Conv2d){5, 17, 3, 2, 1}, 3, 7, 9, 0, 301);
-    check_conv_fd((Conv2d){17, 5, 3, 2, 1}, 1, 5, 6, 1, 302);
-    check_conv_fd((Conv2d){3, 5, 3, 2, 1}, 3, 6, 6, 0, 303);
+    check_conv_fd((Conv2d){5, 17, 3, 2, 1, GEMM_FP32}, 3, 7, 9, 0, 301);
+    check_conv_fd((Conv2d){17, 5, 3, 2, 1, GEMM_FP32}, 1, 5, 6, 1, 302);
+    check_conv_fd((Conv2d){3, 5, 3, 2, 1, GEMM_FP32}, 3, 6, 6, 0, 303);
 }
 
 static void grad_1x1_pointwise(void)
 {
-    check_conv_fd((Conv2d){17, 5, 1, 1, 0}, 3, 5, 6, 1, 401);
-    check_conv_fd((Conv2d){5, 17, 1, 1, 0}, 1, 7, 9, 0, 402);
-    check_conv_fd((Conv2d){3, 3, 1, 1, 0}, 3, 1, 1, 1, 403);
+    check_conv_fd((Conv2d){17, 5, 1, 1, 0, GEMM_FP32}, 3, 5, 6, 1, 401);
+    check_conv_fd((Conv2d){5, 17, 1, 1, 0, GEMM_FP32}, 1, 7, 9, 0, 402);
+    check_conv_fd((Conv2d){3, 3, 1, 1, 0, GEMM_FP32}, 3, 1, 1, 1, 403);
 }
 
 /* Shapes off the YOLOv5 path that still exercise every branch of im2col/col2im:
@@ -277,13 +277,13 @@ static void grad_1x1_pointwise(void)
  * rows/columns of zeros), stride 3, even kernels, no padding. */
 static void grad_unusual_geometry(void)
 {
-    check_conv_fd((Conv2d){5, 3, 1, 2, 0}, 3, 7, 9, 1, 501);
-    check_conv_fd((Conv2d){3, 5, 1, 1, 1}, 1, 5, 6, 0, 502);
-    check_conv_fd((Conv2d){3, 5, 5, 3, 2}, 3, 7, 9, 1, 503);
-    check_conv_fd((Conv2d){5, 3, 3, 1, 0}, 1, 5, 6, 0, 504);
-    check_conv_fd((Conv2d){3, 5, 2, 2, 0}, 3, 7, 9, 0, 505);
-    check_conv_fd((Conv2d){3, 4, 4, 1, 3}, 1, 5, 6, 1, 506);
-    check_conv_fd((Conv2d){5, 3, 3, 2, 1}, 3, 1, 2, 1, 507);
+    check_conv_fd((Conv2d){5, 3, 1, 2, 0, GEMM_FP32}, 3, 7, 9, 1, 501);
+    check_conv_fd((Conv2d){3, 5, 1, 1, 1, GEMM_FP32}, 1, 5, 6, 0, 502);
+    check_conv_fd((Conv2d){3, 5, 5, 3, 2, GEMM_FP32}, 3, 7, 9, 1, 503);
+    check_conv_fd((Conv2d){5, 3, 3, 1, 0, GEMM_FP32}, 1, 5, 6, 0, 504);
+    check_conv_fd((Conv2d){3, 5, 2, 2, 0, GEMM_FP32}, 3, 7, 9, 0, 505);
+    check_conv_fd((Conv2d){3, 4, 4, 1, 3, GEMM_FP32}, 1, 5, 6, 1, 506);
+    check_conv_fd((Conv2d){5, 3, 3, 2, 1, GEMM_FP32}, 3, 1, 2, 1, 507);
 }
 
 /* Large enough that gemm takes its packed, blocked, multi-threaded paths:
@@ -291,7 +291,7 @@ static void grad_unusual_geometry(void)
  * backward, and that reference tied to the definition by FD on sampled elements. */
 static void large_blocked_case(void)
 {
-    Conv2d cv = {64, 48, 3, 1, 1};
+    Conv2d cv = {64, 48, 3, 1, 1, GEMM_FP32};
     const int n = 2, h = 20, w = 20;
     ConvCase c = conv_case_new(cv, n, h, w, 1, 601);
     conv_case_run(&c);
@@ -323,7 +323,7 @@ static void large_blocked_case(void)
 /* NULL dx / dbias are skipped and do not change what the other outputs get. */
 static void backward_null_skips(void)
 {
-    Conv2d shapes[2] = {{5, 17, 3, 2, 1}, {17, 5, 1, 1, 0}};
+    Conv2d shapes[2] = {{5, 17, 3, 2, 1, GEMM_FP32}, {17, 5, 1, 1, 0, GEMM_FP32}};
     for (int t = 0; t < 2; t++) {
         ConvCase c = conv_case_new(shapes[t], 3, 7, 9, 1, 701 + t);
         conv_case_run(&c);
@@ -344,7 +344,7 @@ static void backward_null_skips(void)
 /* Forward and backward give the same bits with 1 and with several threads. */
 static void thread_count_independent(void)
 {
-    Conv2d shapes[3] = {{64, 48, 3, 1, 1}, {48, 40, 1, 1, 0}, {3, 16, 6, 2, 2}};
+    Conv2d shapes[3] = {{64, 48, 3, 1, 1, GEMM_FP32}, {48, 40, 1, 1, 0, GEMM_FP32}, {3, 16, 6, 2, 2, GEMM_FP32}};
     const int sizes[3] = {20, 20, 64};
     const int saved = omp_get_max_threads();
     for (int t = 0; t < 3; t++) {
@@ -367,7 +367,7 @@ static void thread_count_independent(void)
 /* Backward accumulates: two calls give twice the gradient of one. */
 static void backward_accumulates_twice(void)
 {
-    ConvCase c = conv_case_new((Conv2d){5, 17, 3, 2, 1}, 3, 7, 9, 1, 901);
+    ConvCase c = conv_case_new((Conv2d){5, 17, 3, 2, 1, GEMM_FP32}, 3, 7, 9, 1, 901);
     float *dx = gc_floats(c.nx), *dw = gc_floats(c.nw), *db = gc_floats(c.nb);
     memset(dx, 0, sizeof(float) * c.nx);
     memset(dw, 0, sizeof(float) * c.nw);

@@ -26,20 +26,6 @@
 #define REORDER_RTOL 2e-5
 #define BF16_RTOL 2e-2
 
-static float max_abs(const float *a, size_t n)
-{
-    float m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(a[i]) > m) m = fabsf(a[i]);
-    return m;
-}
-
-/* |got - want| <= rtol * max|want| for every element. */
-static int close_scaled(const char *what, const float *got, const float *want, size_t n, double rtol)
-{
-    return test_arrays_close(what, got, want, n, rtol * max_abs(want, n), 0.0);
-}
-
 static float *scratch_for(size_t floats)
 {
     float *s = aligned_alloc(64, ((floats ? floats : 1) * sizeof(float) + 63) / 64 * 64);
@@ -123,13 +109,13 @@ static void plain_conv_is_fp32_of_rounded_operands(void)
         conv2d_backward_batched(&bf, d.n, d.h, d.w, d.x, d.wt, d.dy, dx[1], dw[1], db[2], scratch);
         char what[64];
         snprintf(what, sizeof what, "shape %d forward", s);
-        CHECK(close_scaled(what, y, want, d.ny, REORDER_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, y, want, d.ny, REORDER_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dx", s);
-        CHECK(close_scaled(what, dx[1], dx[0], d.nx, REORDER_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, dx[1], dx[0], d.nx, REORDER_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dweight", s);
-        CHECK(close_scaled(what, dw[1], dw[0], d.nw, REORDER_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, dw[1], dw[0], d.nw, REORDER_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dbias (fp32 sum)", s);
-        CHECK(close_scaled(what, db[2], db[1], d.nc, REORDER_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, db[2], db[1], d.nc, REORDER_RTOL), "%s", what);
         /* and the rounding is visible: the unrounded fp32 forward differs */
         float *y32 = gc_floats(d.ny);
         conv2d_forward(&ref, d.n, d.h, d.w, d.x, d.wt, d.b, y32, scratch);
@@ -210,8 +196,8 @@ static void fused_unit_stays_near_fp32(void)
         for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++) {
             char what[64];
             snprintf(what, sizeof what, "shape %d %s", s, arrays[k].name);
-            CHECK(close_scaled(what, arrays[k].got, arrays[k].want, arrays[k].n, BF16_RTOL), "%s", what);
-            const double scale = max_abs(arrays[k].want, arrays[k].n);
+            CHECK(gc_close_scaled(what, arrays[k].got, arrays[k].want, arrays[k].n, BF16_RTOL), "%s", what);
+            const double scale = gc_max_abs_f(arrays[k].want, arrays[k].n);
             for (size_t i = 0; i < arrays[k].n; i++) {
                 const double rel = fabs((double)arrays[k].got[i] - arrays[k].want[i]) / (scale > 0 ? scale : 1);
                 if (rel > worst) worst = rel;

@@ -143,35 +143,21 @@ static void run_unfused(const Case *c, Result *r)
     free(a), free(dz), free(scratch);
 }
 
-static float max_abs(const float *a, size_t n)
-{
-    float m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(a[i]) > m) m = fabsf(a[i]);
-    return m;
-}
-
-/* |got - want| <= rtol * max|want| for every element. */
-static int close_scaled(const char *what, const float *got, const float *want, size_t n, double rtol)
-{
-    return test_arrays_close(what, got, want, n, rtol * max_abs(want, n), 0.0);
-}
-
 typedef struct {
     Conv2d cv;
     int act, n, h, w;
 } Shape;
 
 static const Shape shapes[] = {
-    {{5, 7, 1, 1, 0}, 1, 3, 7, 9},     /* 1x1: columns are the image */
-    {{5, 6, 3, 1, 1}, 1, 3, 7, 9},     /* 3x3 same */
-    {{4, 9, 3, 2, 1}, 1, 1, 9, 8},     /* 3x3 stride 2, batch 1 */
-    {{3, 8, 6, 2, 2}, 1, 2, 18, 14},   /* the stem */
-    {{3, 5, 6, 2, 2}, 1, 1, 11, 15},   /* the stem, odd sizes */
-    {{4, 5, 3, 2, 1}, 1, 2, 9, 11},    /* 3x3 stride 2, odd width */
-    {{6, 5, 3, 1, 1}, 0, 2, 6, 5},     /* identity activation */
-    {{8, 16, 3, 1, 1}, 1, 2, 40, 44},  /* several row tiles per image */
-    {{16, 24, 1, 1, 0}, 1, 3, 40, 40}, /* several tiles of a 1x1 */
+    {{5, 7, 1, 1, 0, GEMM_FP32}, 1, 3, 7, 9},     /* 1x1: columns are the image */
+    {{5, 6, 3, 1, 1, GEMM_FP32}, 1, 3, 7, 9},     /* 3x3 same */
+    {{4, 9, 3, 2, 1, GEMM_FP32}, 1, 1, 9, 8},     /* 3x3 stride 2, batch 1 */
+    {{3, 8, 6, 2, 2, GEMM_FP32}, 1, 2, 18, 14},   /* the stem */
+    {{3, 5, 6, 2, 2, GEMM_FP32}, 1, 1, 11, 15},   /* the stem, odd sizes */
+    {{4, 5, 3, 2, 1, GEMM_FP32}, 1, 2, 9, 11},    /* 3x3 stride 2, odd width */
+    {{6, 5, 3, 1, 1, GEMM_FP32}, 0, 2, 6, 5},     /* identity activation */
+    {{8, 16, 3, 1, 1, GEMM_FP32}, 1, 2, 40, 44},  /* several row tiles per image */
+    {{16, 24, 1, 1, 0, GEMM_FP32}, 1, 3, 40, 40}, /* several tiles of a 1x1 */
 };
 #define SHAPE_COUNT ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -195,17 +181,17 @@ static void train_matches_unfused_layers(void)
         snprintf(what, sizeof what, "shape %d running_var", s);
         CHECK_ARRAYS_CLOSE(what, f.rv, u.rv, c.nc, 0, STAT_RTOL);
         snprintf(what, sizeof what, "shape %d y", s);
-        CHECK(close_scaled(what, f.y, u.y, c.nz, Y_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.y, u.y, c.nz, Y_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dL/da left in dy", s);
-        CHECK(close_scaled(what, f.da, u.da, c.nz, Y_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.da, u.da, c.nz, Y_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dx", s);
-        CHECK(close_scaled(what, f.dx, u.dx, c.nx, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.dx, u.dx, c.nx, GRAD_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dweight", s);
-        CHECK(close_scaled(what, f.dw, u.dw, c.nw, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.dw, u.dw, c.nw, GRAD_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dgamma", s);
-        CHECK(close_scaled(what, f.dgamma, u.dgamma, c.nc, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.dgamma, u.dgamma, c.nc, GRAD_RTOL), "%s", what);
         snprintf(what, sizeof what, "shape %d dbeta", s);
-        CHECK(close_scaled(what, f.dbeta, u.dbeta, c.nc, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, f.dbeta, u.dbeta, c.nc, GRAD_RTOL), "%s", what);
         result_free(&f), result_free(&u);
         case_free(&c);
     }
@@ -246,7 +232,7 @@ static int results_equal(const Case *c, const Result *a, const Result *b)
  * weight gradient runs in fewer image groups than images. */
 static void thread_count_independent(void)
 {
-    Shape extra[2] = {{{512, 512, 3, 1, 1}, 1, 3, 3, 3}, {{8, 16, 3, 1, 1}, 1, 5, 40, 44}};
+    Shape extra[2] = {{{512, 512, 3, 1, 1, GEMM_FP32}, 1, 3, 3, 3}, {{8, 16, 3, 1, 1, GEMM_FP32}, 1, 5, 40, 44}};
     const int saved = omp_get_max_threads();
     for (int s = 0; s < SHAPE_COUNT + 2; s++) {
         const Shape *sh = s < SHAPE_COUNT ? &shapes[s] : &extra[s - SHAPE_COUNT];
@@ -321,7 +307,7 @@ static double fd_loss(void *p)
 
 static void finite_differences_match(void)
 {
-    const Shape fd_shapes[3] = {{{3, 4, 3, 2, 1}, 1, 2, 7, 6}, {{4, 3, 1, 1, 0}, 1, 3, 5, 4}, {{3, 4, 3, 1, 1}, 0, 2, 5, 5}};
+    const Shape fd_shapes[3] = {{{3, 4, 3, 2, 1, GEMM_FP32}, 1, 2, 7, 6}, {{4, 3, 1, 1, 0, GEMM_FP32}, 1, 3, 5, 4}, {{3, 4, 3, 1, 1, GEMM_FP32}, 0, 2, 5, 5}};
     for (int s = 0; s < 3; s++) {
         const Shape *sh = &fd_shapes[s];
         Case c = case_new(sh->cv, sh->act, sh->n, sh->h, sh->w, 400 + s);
@@ -357,7 +343,7 @@ static void finite_differences_match(void)
 /* NULL gradient outputs are skipped without changing the others. */
 static void null_gradients_are_skipped(void)
 {
-    Case c = case_new((Conv2d){5, 6, 3, 1, 1}, 1, 3, 7, 9, 501);
+    Case c = case_new((Conv2d){5, 6, 3, 1, 1, GEMM_FP32}, 1, 3, 7, 9, 501);
     Result full = result_new(&c), part = result_new(&c);
     run_fused(&c, &full);
     size_t bs = conv_bn_act_backward_scratch_floats(&c.u, c.n, c.h, c.w);
@@ -382,7 +368,7 @@ static void null_gradients_are_skipped(void)
  * gradients: reordered float sums (weight groups, bias per tile). */
 static void plain_conv_matches_conv2d(void)
 {
-    const Conv2d convs[4] = {{16, 255, 1, 1, 0}, {5, 6, 3, 1, 1}, {4, 9, 3, 2, 1}, {8, 16, 3, 1, 1}};
+    const Conv2d convs[4] = {{16, 255, 1, 1, 0, GEMM_FP32}, {5, 6, 3, 1, 1, GEMM_FP32}, {4, 9, 3, 2, 1, GEMM_FP32}, {8, 16, 3, 1, 1, GEMM_FP32}};
     const int sizes[4][3] = {{3, 10, 12}, {3, 7, 9}, {1, 9, 8}, {2, 40, 44}};
     const int saved = omp_get_max_threads();
     for (int s = 0; s < 4; s++) {
@@ -408,11 +394,11 @@ static void plain_conv_matches_conv2d(void)
         CHECK(gc_bitwise_equal(y, want, c.nz), "conv %d: forward differs from conv2d_forward", s);
         char what[64];
         snprintf(what, sizeof what, "conv %d dx", s);
-        CHECK(close_scaled(what, dx[1], dx[0], c.nx, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, dx[1], dx[0], c.nx, GRAD_RTOL), "%s", what);
         snprintf(what, sizeof what, "conv %d dweight", s);
-        CHECK(close_scaled(what, dw[1], dw[0], c.nw, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, dw[1], dw[0], c.nw, GRAD_RTOL), "%s", what);
         snprintf(what, sizeof what, "conv %d dbias", s);
-        CHECK(close_scaled(what, db[1], db[0], c.nc, GRAD_RTOL), "%s", what);
+        CHECK(gc_close_scaled(what, db[1], db[0], c.nc, GRAD_RTOL), "%s", what);
         CHECK(gc_bitwise_equal(dx[1], dx[2], c.nx) && gc_bitwise_equal(dw[1], dw[2], c.nw) &&
                   gc_bitwise_equal(db[1], db[2], c.nc),
               "conv %d: gradients depend on the thread count", s);
@@ -444,7 +430,7 @@ static void twin_sums(void *ctx, int channels, double *count, double *sums)
  * processes adds the other half). */
 static void synced_statistics_equal_the_joint_batch(void)
 {
-    const Conv2d cv = {5, 6, 3, 2, 1};
+    const Conv2d cv = {5, 6, 3, 2, 1, GEMM_FP32};
     Case one = case_new(cv, 1, 2, 9, 7, 777);
     Case two = case_new(cv, 1, 4, 9, 7, 777);
     memcpy(two.wt, one.wt, sizeof(float) * one.nw);

@@ -201,7 +201,7 @@ static void run_conv_case(const char *name)
     Fixture fx;
     if (fx_open(&fx, name) != 0) return;
     Conv2d cv = {fx_int(&fx, "c_in"), fx_int(&fx, "c_out"), fx_int(&fx, "k"), fx_int(&fx, "stride"),
-                 fx_int(&fx, "pad")};
+                 fx_int(&fx, "pad"), GEMM_FP32};
     int n = fx_int(&fx, "n"), h = fx_int(&fx, "h"), w = fx_int(&fx, "w");
     int has_bias = fx_int(&fx, "bias");
     int ho = conv2d_out_dim(h, cv.k, cv.stride, cv.pad), wo = conv2d_out_dim(w, cv.k, cv.stride, cv.pad);
@@ -324,7 +324,7 @@ static void conv_block_chain(void)
     act[0] = fx_f32(&fx, "x", (size_t)n * cs[0] * hs[0] * ws[0]);
     for (int b = 0; b < 2; b++) {
 #define META(field) (snprintf(key, sizeof key, "b%d." field, b), fx_int(&fx, key))
-        cv[b] = (Conv2d){META("c_in"), META("c_out"), META("k"), META("s"), META("p")};
+        cv[b] = (Conv2d){META("c_in"), META("c_out"), META("k"), META("s"), META("p"), GEMM_FP32};
 #undef META
         CHECK(cv[b].c_in == cs[b], "block %d c_in", b);
         cs[b + 1] = cv[b].c_out;

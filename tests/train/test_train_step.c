@@ -304,7 +304,7 @@ static void test_schedule_through_trainer(void)
         h.warmup_epochs = strtod(META("warmup_epochs"), NULL);
         int freeze[1] = {0};
         TrainerConfig cfg = {OPTIM_SGD, atoi(META("epochs")), atoi(META("batch_size")), 64, 0,
-                             !strcmp(kind, "cosine"), 100, freeze, 1, 0, atol(META("nb")), 1, NULL, NULL, NULL, 0, 0};
+                             !strcmp(kind, "cosine"), 100, freeze, 1, 0, atol(META("nb")), 1, NULL, NULL, NULL, 0, 0, 0};
 #undef META
         Model m;
         Trainer t;
