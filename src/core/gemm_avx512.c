@@ -108,43 +108,6 @@ static void pack_avx512(int k_contiguous, const float *src, ptrdiff_t ld, int ex
     }
 }
 
-#define CASE(r, v)                                                         \
-    case (r)*8 + (v):                                                      \
-        tile(r, v, MR_, kc, a, b, b_step, c, ldc, alpha, beta, last_mask); \
-        break;
-#define ROWS_1(v) CASE(1, v)
-#define ROWS_2(v) ROWS_1(v) CASE(2, v)
-#define ROWS_3(v) ROWS_2(v) CASE(3, v)
-#define ROWS_4(v) ROWS_3(v) CASE(4, v)
-#define ROWS_5(v) ROWS_4(v) CASE(5, v)
-#define ROWS_6(v) ROWS_5(v) CASE(6, v)
-#define ROWS_7(v) ROWS_6(v) CASE(7, v)
-#define ROWS_8(v) ROWS_7(v) CASE(8, v)
-#define ROWS_9(v) ROWS_8(v) CASE(9, v)
-#define ROWS_10(v) ROWS_9(v) CASE(10, v)
-#define ROWS_11(v) ROWS_10(v) CASE(11, v)
-#define ROWS_12(v) ROWS_11(v) CASE(12, v)
-#define ROWS_13(v) ROWS_12(v) CASE(13, v)
-#define ROWS_14(v) ROWS_13(v) CASE(14, v)
-#define VECS_1(R) R(1)
-#define VECS_2(R) VECS_1(R) R(2)
-#define VECS_3(R) VECS_2(R) R(3)
-#define VECS_4(R) VECS_3(R) R(4)
-
-/* Defines kernel_<rows>x<cols>: dispatches an mr x nr tile to its specialisation. */
-#define DEFINE_KERNEL(name, ROWS_LIST, VECS_LIST, MR_VALUE)                                             \
-    static void name(int kc, const float *a, const float *b, ptrdiff_t b_step, float *c, ptrdiff_t ldc, \
-                     float alpha, float beta, int mr, int nr)                                           \
-    {                                                                                                   \
-        enum { MR_ = MR_VALUE };                                                                        \
-        int vecs = (nr + 15) / 16, last_cols = nr - (vecs - 1) * 16;                                    \
-        __mmask16 last_mask = (__mmask16)((1u << last_cols) - 1u);                                      \
-        switch (mr * 8 + vecs) {                                                                        \
-            VECS_LIST(ROWS_LIST)                                                                        \
-        default: break;                                                                                 \
-        }                                                                                               \
-    }
-
 DEFINE_KERNEL(kernel_14x32, ROWS_14, VECS_2, 14)
 DEFINE_KERNEL(kernel_12x32, ROWS_12, VECS_2, 12)
 DEFINE_KERNEL(kernel_8x32, ROWS_8, VECS_2, 8)

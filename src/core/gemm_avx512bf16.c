@@ -106,31 +106,7 @@ static inline __attribute__((always_inline)) void tile(const int rows, const int
 }
 
 /* The 8 x 48 tile and its edge specialisations (rows 1..8 x vectors 1..3). */
-static void kernel_8x48(int kc, const float *a, const float *b, ptrdiff_t b_step, float *c, ptrdiff_t ldc,
-                        float alpha, float beta, int mr, int nr)
-{
-    enum { MR = 8 };
-    const int vecs = (nr + 15) / 16, last_cols = nr - (vecs - 1) * 16;
-    const __mmask16 last_mask = (__mmask16)((1u << last_cols) - 1u);
-#define CASE(r, v)                                                        \
-    case (r)*4 + (v):                                                     \
-        tile(r, v, MR, kc, a, b, b_step, c, ldc, alpha, beta, last_mask); \
-        break;
-#define ROW(r) CASE(r, 1) CASE(r, 2) CASE(r, 3)
-    switch (mr * 4 + vecs) {
-        ROW(1)
-        ROW(2)
-        ROW(3)
-        ROW(4)
-        ROW(5)
-        ROW(6)
-        ROW(7)
-        ROW(8)
-    default: break;
-    }
-#undef ROW
-#undef CASE
-}
+DEFINE_KERNEL(kernel_8x48, ROWS_8, VECS_3, 8)
 
 /* kc 512 steps = 256 slots: the same bytes per block as the fp32 kernel's 256. */
 const GemmKernel gemm_kernel_avx512_bf16 = {
