@@ -34,20 +34,6 @@ size_t conv2d_scratch_floats(const Conv2d *cv, int n, int h, int w)
     return (size_t)cv->c_in * cv->k * cv->k * (size_t)ho * wo;
 }
 
-/* Output columns [*lo, *hi) whose input column ox*stride - pad + kw lies in [0, w). */
-static void valid_out_range(int w, int wo, int stride, int pad, int kw, int *lo, int *hi)
-{
-    int first = pad - kw; /* smallest ox*stride that is valid */
-    int a = first <= 0 ? 0 : (first + stride - 1) / stride;
-    int last = w - 1 + pad - kw; /* largest valid ox*stride */
-    int b = last < 0 ? 0 : last / stride + 1;
-    if (a > wo) a = wo;
-    if (b > wo) b = wo;
-    if (b < a) b = a;
-    *lo = a;
-    *hi = b;
-}
-
 typedef struct {
     const Conv2d *cv;
     int h, w, ho, wo;
@@ -68,7 +54,7 @@ static void im2col_range(const void *p, long long lo, long long hi)
         for (int kw = 0; kw < k; kw++) {
             float *row = c->out + ((size_t)(ci * k + kh) * k + kw) * plane_out;
             int lo_x, hi_x;
-            valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
+            conv2d_valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
             for (int oy = 0; oy < ho; oy++) {
                 float *dst = row + (size_t)oy * wo;
                 int iy = oy * s - pad + kh;
@@ -112,7 +98,7 @@ static void col2im_range(const void *p, long long lo, long long hi)
             for (int kw = 0; kw < k; kw++) {
                 const float *row = c->col + ((size_t)(ci * k + kh) * k + kw) * plane_out;
                 int lo_x, hi_x;
-                valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
+                conv2d_valid_out_range(w, wo, s, pad, kw, &lo_x, &hi_x);
                 if (lo_x == hi_x) continue;
                 for (int oy = 0; oy < ho; oy++) {
                     int iy = oy * s - pad + kh;

@@ -19,6 +19,22 @@ typedef struct {
 
 /* floor((in + 2*pad - k) / stride) + 1 */
 int conv2d_out_dim(int in, int k, int stride, int pad);
+
+/* Output columns [*lo, *hi) whose input column ox*stride - pad + kw lies in
+ * [0, w): the columns im2col copies for kernel column kw, the rest being
+ * zero padding (inline: the im2col loops call it per row). */
+static inline void conv2d_valid_out_range(int w, int wo, int stride, int pad, int kw, int *lo, int *hi)
+{
+    int first = pad - kw; /* smallest ox*stride that is valid */
+    int a = first <= 0 ? 0 : (first + stride - 1) / stride;
+    int last = w - 1 + pad - kw; /* largest valid ox*stride */
+    int b = last < 0 ? 0 : last / stride + 1;
+    if (a > wo) a = wo;
+    if (b > wo) b = wo;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
 /* Floats of scratch that forward/backward need for a batch of n images of h x w
  * (im2col columns and per-thread buffers; may be 0, e.g. for 1x1 stride 1). */
 size_t conv2d_scratch_floats(const Conv2d *cv, int n, int h, int w);

@@ -58,20 +58,6 @@ int conv_tile_rows(const Conv2d *cv, int ho, int wo)
     return (int)rows;
 }
 
-/* Output columns [*lo, *hi) whose input column ox*stride - pad + kw lies in [0, w). */
-static void valid_out_range(int w, int wo, int stride, int pad, int kw, int *lo, int *hi)
-{
-    int first = pad - kw; /* smallest ox*stride that is valid */
-    int a = first <= 0 ? 0 : (first + stride - 1) / stride;
-    int last = w - 1 + pad - kw; /* largest valid ox*stride */
-    int b = last < 0 ? 0 : last / stride + 1;
-    if (a > wo) a = wo;
-    if (b > wo) b = wo;
-    if (b < a) b = a;
-    *lo = a;
-    *hi = b;
-}
-
 /* floor(a / 2) for any sign. */
 static int half_floor(int a) { return a >= 0 ? a / 2 : -((1 - a) / 2); }
 
@@ -102,7 +88,7 @@ static void im2col_rows_stride2(const Conv2d *cv, int h, int w, int wo, int oy0,
                 for (int kw = 0; kw < k; kw++) {
                     float *dst = rows + kw * cols + at;
                     int lo, hi;
-                    valid_out_range(w, wo, 2, p, kw, &lo, &hi);
+                    conv2d_valid_out_range(w, wo, 2, p, kw, &lo, &hi);
                     for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
                     for (int ox = hi; ox < wo; ox++) dst[ox] = 0.0f;
                     if (lo == hi) continue;
@@ -131,7 +117,7 @@ void im2col_rows(const Conv2d *cv, int h, int w, int wo, int oy0, int oy1, const
             for (int kw = 0; kw < k; kw++) {
                 float *row = col + ((size_t)(ci * k + kh) * k + kw) * cols;
                 int lo, hi;
-                valid_out_range(w, wo, s, p, kw, &lo, &hi);
+                conv2d_valid_out_range(w, wo, s, p, kw, &lo, &hi);
                 for (int oy = oy0; oy < oy1; oy++) {
                     float *dst = row + (size_t)(oy - oy0) * wo;
                     const int iy = oy * s - p + kh;
@@ -166,7 +152,7 @@ void col2im_rows_add(const Conv2d *cv, int h, int w, int wo, int oy0, int oy1, c
             for (int kw = 0; kw < k; kw++) {
                 const float *row = col + ((size_t)(ci * k + kh) * k + kw) * cols;
                 int lo, hi;
-                valid_out_range(w, wo, s, p, kw, &lo, &hi);
+                conv2d_valid_out_range(w, wo, s, p, kw, &lo, &hi);
                 if (lo == hi) continue;
                 for (int oy = oy0; oy < oy1; oy++) {
                     const int iy = oy * s - p + kh;
