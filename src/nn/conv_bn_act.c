@@ -188,6 +188,21 @@ typedef struct {
     int act;
 } ForwardCtx;
 
+/* The GEMM's B operand for output rows [oy0, oy1) of image xb: the image itself
+ * for a 1x1 stride-1 conv (leading dimension P), else its im2col tile written
+ * into col (leading dimension cols). */
+static const float *tile_columns(const Conv2d *cv, const Geometry *g, int h, int w, const float *xb, int oy0,
+                                 int oy1, float *col, int *ldb)
+{
+    if (g->pointwise) {
+        *ldb = g->P;
+        return xb + (size_t)oy0 * g->wo;
+    }
+    im2col_rows(cv, h, w, g->wo, oy0, oy1, xb, col);
+    *ldb = (oy1 - oy0) * g->wo;
+    return col;
+}
+
 /* One tile: columns, GEMM into the output, then statistics, BN + act, or the
  * bias of a plain conv, while the tile is still in cache. */
 static void forward_task(const void *p, int task, int slot)
@@ -202,17 +217,9 @@ static void forward_task(const void *p, int task, int slot)
     const int cols = (oy1 - oy0) * g->wo;
     const float *xb = c->x + (size_t)b * g->in_image;
     float *ob = c->out + (size_t)b * g->out_image + (size_t)oy0 * g->wo;
-    const float *bsrc;
+    float *col = g->pointwise ? NULL : thread_scratch_floats((size_t)g->K * cols);
     int ldb;
-    if (g->pointwise) {
-        bsrc = xb + (size_t)oy0 * g->wo;
-        ldb = g->P;
-    } else {
-        float *col = thread_scratch_floats((size_t)g->K * cols);
-        im2col_rows(cv, c->h, c->w, g->wo, oy0, oy1, xb, col);
-        bsrc = col;
-        ldb = cols;
-    }
+    const float *bsrc = tile_columns(cv, g, c->h, c->w, xb, oy0, oy1, col, &ldb);
     product(cv->precision, c->packed, 0, 0, cv->c_out, cols, g->K, c->weight, g->K, bsrc, ldb, 0.0f, ob, g->P);
     for (int ch = 0; ch < cv->c_out; ch++) {
         float *plane = ob + (size_t)ch * g->P;
@@ -480,16 +487,8 @@ static void grad_group_task(const void *p, int group, int slot)
                 ldz = g->P;
             }
             if (c->want_dw) {
-                const float *bsrc;
                 int ldb;
-                if (g->pointwise) {
-                    bsrc = xb + (size_t)oy0 * g->wo;
-                    ldb = g->P;
-                } else {
-                    im2col_rows(cv, c->h, c->w, g->wo, oy0, oy1, xb, col);
-                    bsrc = col;
-                    ldb = cols;
-                }
+                const float *bsrc = tile_columns(cv, g, c->h, c->w, xb, oy0, oy1, col, &ldb);
                 product(cv->precision, NULL, 0, 1, c_out, K, cols, dzp, ldz, bsrc, ldb, first ? 0.0f : 1.0f, dwg, K);
                 first = 0;
             }
