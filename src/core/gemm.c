@@ -342,8 +342,7 @@ void gemm_isa(Isa isa, int trans_a, int trans_b, int m, int n, int k, float alph
 void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
           int ldb, float beta, float *c, int ldc)
 {
-    gemm_with_kernel(gemm_kernel_for(best_isa_cached()), 0, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                     beta, c, ldc);
+    gemm_precision(GEMM_FP32, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm_scratch_prepare(void)
